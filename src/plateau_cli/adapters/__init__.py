@@ -1,0 +1,1 @@
+"""Framework adapters; see `base.py` for the interface and `sniff.py` for picking one."""

@@ -1,0 +1,205 @@
+"""The framework adapter interface: everything `resume`, `inspect` and `trial` need of a model.
+
+One adapter per framework (`adapters/keras`, `adapters/torch`) implements it. The core never
+imports a framework: it sniffs the file with `adapters.sniff` (pure Python), picks the adapter
+from the registry, and from then on talks to a `ModelHandle`.
+
+Distributed training is planned (DDP under torchrun, a tf.distribute strategy): a handle says
+whether it is the main process, averages its metrics itself, and the core writes files and
+reports progress only on the main process.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from plateau_cli.data.base import DataBundle, Task
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to open a checkpoint; every field has a safe default."""
+
+    #: Allow deserialisation that can run code (pickled modules, Keras Lambda layers).
+    trust_pickle: bool = False
+    #: `module:callable` or `path/file.py:callable` that builds the torch module.
+    model_factory: str | None = None
+    factory_args: Mapping[str, Any] = field(default_factory=dict)
+    #: Loss and optimizer for models saved without them (names as the framework spells them).
+    loss: str | None = None
+    optimizer: str | None = None
+    #: Learning rate for a new optimizer (no state saved) or to override the restored one.
+    lr: float | None = None
+    device: str = "auto"
+
+
+class OptimizerState(str, Enum):
+    """What became of the optimizer state saved in the checkpoint."""
+
+    RESTORED = "restored"  # moments and step count continue
+    SKIPPED = "skipped"  # present in the file, but the framework could not use it
+    ABSENT = "absent"  # nothing saved: a new optimizer starts from zero
+    REMAPPED = "remapped"  # carried over per parameter through a change of shapes
+    PARTIAL = "partial"  # kept for some parameters, reset for others
+    RESET = "reset"  # a strategy had to start it again
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    name: str | None
+    learning_rate: float | None
+    state: OptimizerState
+    #: Steps taken so far (Keras `iterations`, torch Adam `step`), when known.
+    iterations: int | None = None
+    #: A learning-rate schedule object in place of a constant rate (Keras CosineDecay, ...).
+    schedule: str | None = None
+    #: One sentence for a person, e.g. the warning Keras would only have logged.
+    detail: str | None = None
+    #: Further hyper-parameters worth showing (momentum, betas, weight decay).
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    kind: str
+    output_shape: str | None
+    params: int
+    trainable_params: int
+
+    @property
+    def trainable(self) -> bool | None:
+        """True, False, or None when only some of the layer's parameters train."""
+        if self.params == 0 or self.trainable_params == self.params:
+            return True if self.params else None
+        return False if self.trainable_params == 0 else None
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What `inspect` shows; also recorded in the report."""
+
+    framework: str
+    format: str
+    path: Path
+    layers: tuple[LayerInfo, ...]
+    trainable_params: int
+    frozen_params: int
+    optimizer: OptimizerInfo
+    loss: str | None
+    metrics: tuple[str, ...]
+    input_shape: tuple[int | None, ...] | None
+    output_shape: tuple[int | None, ...] | None
+    notes: tuple[str, ...] = ()
+    #: Format-specific facts: the Keras version that wrote the file, a torch checkpoint's epoch...
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """What the model expects and produces, for checking data before any training."""
+
+    input_shape: tuple[int | None, ...] | None  # without the batch dimension
+    output_units: int | None
+    output_activation: str | None  # "softmax", "sigmoid", "linear"/None
+    task: Task | None  # inferred from the loss and output, when possible
+    #: Whether integer (sparse) labels are expected for classification.
+    sparse_labels: bool = True
+
+
+class EpochControl(Protocol):
+    """The core's side of a training loop; the adapter calls it (epochs count from 1)."""
+
+    def on_epoch_begin(self, epoch: int) -> None: ...
+
+    def on_batch_end(self, epoch: int, batch: int, logs: Mapping[str, float]) -> bool:
+        """Return True to stop now (interrupt requested, non-finite loss)."""
+        ...
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        """`logs` holds train and `val_` metrics under canonical names. True stops training."""
+        ...
+
+
+class ModelHandle(ABC):
+    """A loaded model with its optimizer, loss and metrics, ready to evaluate and train."""
+
+    framework: ClassVar[str]
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.format = fmt
+
+    # -- describing -------------------------------------------------------------------------
+    @abstractmethod
+    def describe(self) -> ModelDescription: ...
+
+    @abstractmethod
+    def io_spec(self) -> IOSpec: ...
+
+    # -- data and training ------------------------------------------------------------------
+    @abstractmethod
+    def check_data(self, data: DataBundle) -> None:
+        """Raise DataMismatchError when the data cannot feed this model (before any training)."""
+
+    @abstractmethod
+    def prepare(self, data: DataBundle, batch_size: int, seed: int) -> Any:
+        """Turn the bundle into the framework's own batches (train shuffled, val in order)."""
+
+    @abstractmethod
+    def evaluate(self, prepared: Any, split: str = "val") -> dict[str, float]:
+        """Metrics on one split ("train" or "val"), canonical names without the `val_` prefix."""
+
+    @abstractmethod
+    def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
+        """Train up to `epochs` epochs numbered from `first_epoch`, calling `control` each epoch."""
+
+    # -- optimizer ----------------------------------------------------------------------------
+    @abstractmethod
+    def learning_rate(self) -> float | None:
+        """The rate the next step will use (for a schedule: its current value)."""
+
+    @abstractmethod
+    def set_learning_rate(self, lr: float) -> None:
+        """Override the rate for the following steps, keeping the optimizer's state."""
+
+    # -- weights ------------------------------------------------------------------------------
+    @abstractmethod
+    def snapshot(self) -> Any:
+        """An in-memory copy of the weights, for restore-best."""
+
+    @abstractmethod
+    def restore(self, snapshot: Any) -> None: ...
+
+    @abstractmethod
+    def checkpoint_name(self) -> str:
+        """File name for the output checkpoint in the input's format family (`model.keras`)."""
+
+    @abstractmethod
+    def save(self, path: Path, *, epochs_done: int) -> None:
+        """Write the checkpoint atomically at `path` (via plateau_cli.atomic)."""
+
+    # -- process ------------------------------------------------------------------------------
+    @property
+    def is_main_process(self) -> bool:
+        return True
+
+
+class Adapter(ABC):
+    """Opens checkpoints of one framework."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def load(self, path: Path, fmt: str, options: LoadOptions) -> ModelHandle:
+        """Open `path` (already sniffed as `fmt`); raise PlateauError subclasses for bad files."""
+
+    @staticmethod
+    @abstractmethod
+    def seed(seed: int) -> None:
+        """Seed the framework's random generators so a CPU re-run gives the same numbers."""

@@ -1,0 +1,113 @@
+"""Which framework and format a checkpoint is, from its bytes, without importing any framework.
+
+The extension is only a hint: a `.pt` can be a TorchScript archive or a zip of a state dict,
+a `.h5` can be Keras or something else entirely, and a text file named model.keras must get a
+clear "not a Keras archive" rather than a zip error from deep inside Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from plateau_cli.errors import BadInputError, CorruptCheckpointError, UnknownFormatError
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+PICKLE_PROTOCOL_2_PLUS = b"\x80"
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    framework: str  # "keras" | "torch"
+    format: str
+
+
+KERAS_V3 = "keras-v3"
+KERAS_H5 = "keras-h5"
+TORCH_ZIP = "torch-zip"  # torch.save archive; the adapter refines it after a safe load
+TORCH_LEGACY = "torch-legacy"  # torch.save with _use_new_zipfile_serialization=False
+TORCHSCRIPT = "torchscript"
+SAFETENSORS = "safetensors"
+
+
+def sniff_checkpoint(path: Path) -> Sniffed:
+    """Identify a checkpoint, or raise a BadInputError subclass with one clear line."""
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file or directory")
+    if path.is_dir():
+        return _sniff_directory(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if not head:
+        raise CorruptCheckpointError(f"{path}: the file is empty")
+    if head.startswith(ZIP_MAGIC):
+        return _sniff_zip(path)
+    if head.startswith(HDF5_MAGIC):
+        return Sniffed("keras", KERAS_H5)
+    if _looks_like_safetensors(path, head):
+        return Sniffed("torch", SAFETENSORS)
+    if head.startswith(PICKLE_PROTOCOL_2_PLUS):
+        return Sniffed("torch", TORCH_LEGACY)
+    hint = ""
+    if path.suffix in {".keras", ".h5", ".hdf5"}:
+        hint = f" (a {path.suffix} file should be a zip archive or HDF5; this one is neither)"
+    elif path.suffix in {".pt", ".pth", ".ckpt", ".bin"}:
+        hint = f" (a {path.suffix} file should be a torch.save archive; this one is not)"
+    raise UnknownFormatError(
+        f"{path}: not a checkpoint plateau-cli can read{hint}; expected a Keras .keras/.h5 file,"
+        " a torch.save/TorchScript archive, or a .safetensors file"
+    )
+
+
+def _sniff_directory(path: Path) -> Sniffed:
+    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+        raise UnknownFormatError(
+            f"{path}: a TensorFlow SavedModel, which Keras 3 can only run for inference, not train;"
+            " re-save the model from the code that built it with model.save('model.keras'), or"
+            " wrap it with keras.layers.TFSMLayer inside a new model and save that"
+        )
+    raise BadInputError(f"{path}: is a directory; expected a checkpoint file")
+
+
+def _sniff_zip(path: Path) -> Sniffed:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CorruptCheckpointError(
+            f"{path}: a damaged or truncated zip archive ({exc}); restore it from a good copy"
+        ) from exc
+    if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
+        return Sniffed("keras", KERAS_V3)
+    stems = {name.split("/", 1)[1] if "/" in name else name for name in names}
+    if "constants.pkl" in stems and any(s.startswith("code/") for s in stems):
+        return Sniffed("torch", TORCHSCRIPT)
+    if "data.pkl" in stems:
+        return Sniffed("torch", TORCH_ZIP)
+    raise UnknownFormatError(
+        f"{path}: a zip archive that is neither a Keras .keras file (no config.json) nor a"
+        " torch.save archive (no data.pkl)"
+    )
+
+
+def _looks_like_safetensors(path: Path, head: bytes) -> bool:
+    """A little-endian u64 header length followed by a JSON object."""
+    if len(head) < 9:
+        return False
+    (length,) = struct.unpack("<Q", head[:8])
+    if not (2 <= length <= 100_000_000) or head[8:9] != b"{":
+        return False
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(8)
+            header = json.loads(fh.read(length))
+    except (OSError, ValueError):
+        return False
+    return isinstance(header, dict)
