@@ -25,7 +25,9 @@ def _describe_os_error(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
         return f"cannot write {path}: no space left on device (the input is untouched)"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"cannot write {path}: permission denied or read-only file system; choose another --out"
+        return (
+            f"cannot write {path}: permission denied or read-only file system; choose another --out"
+        )
     return f"cannot write {path}: {exc.strerror or exc}"
 
 

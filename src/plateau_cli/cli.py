@@ -66,7 +66,8 @@ def _print_json(obj: Any) -> None:
 @app.command()
 def diagnose(
     path: Annotated[
-        Path, typer.Argument(help="A training log, or a run directory (TensorBoard, Lightning, HF).")
+        Path,
+        typer.Argument(help="A training log, or a run directory (TensorBoard, Lightning, HF)."),
     ],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout (schema_version 1).")
@@ -86,7 +87,8 @@ def diagnose(
         typer.Option(min=2, help="Number of classes, for the chance-level checks (else inferred)."),
     ] = None,
     run: Annotated[
-        str | None, typer.Option(help="TensorBoard run (sub-directory) to read; default the latest.")
+        str | None,
+        typer.Option(help="TensorBoard run (sub-directory) to read; default the latest."),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write the curves with the findings marked to FILE.png.")
@@ -124,6 +126,331 @@ def diagnose(
         render_diagnosis(stderr_console(), result, plot_path=plot)
     if result.diagnosis.actionable and not exit_zero:
         raise typer.Exit(int(ExitStatus.FINDINGS))
+
+
+LOAD_PANEL = "Loading the checkpoint"
+TRAIN_PANEL = "Training"
+DATA_PANEL = "Data"
+LR_PANEL = "lr-decay options"
+
+
+def _load_options(
+    trust_pickle: bool,
+    model_factory: str | None,
+    factory_arg: list[str] | None,
+    loss: str | None,
+    optimizer: str | None,
+    lr: float | None,
+    device: str,
+) -> Any:
+    from plateau_cli.adapters.base import LoadOptions
+    from plateau_cli.entry_points import parse_factory_args
+
+    return LoadOptions(
+        trust_pickle=trust_pickle,
+        model_factory=model_factory,
+        factory_args=parse_factory_args(factory_arg or []),
+        loss=loss,
+        optimizer=optimizer,
+        lr=lr,
+        device=device,
+    )
+
+
+TrustPickle = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help=(
+            "Allow loading that can run code stored in the file (full pickled torch modules,"
+            " Keras Lambda layers). Only for checkpoints you made yourself: a checkpoint from"
+            " elsewhere can run any command when unpickled."
+        ),
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+ModelFactory = Annotated[
+    str | None,
+    typer.Option(
+        help="PyTorch: 'module:callable' or 'path/file.py:callable' that builds the nn.Module.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+FactoryArg = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="key=value passed to --model-factory (values are Python literals); repeatable.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+LossOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Loss for a model saved without one (e.g. sparse_categorical_crossentropy).",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+OptimizerOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Optimizer when the checkpoint has none (adam, sgd, ...), or to override its class.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(help="PyTorch device: auto, cpu, cuda or mps.", rich_help_panel=LOAD_PANEL),
+]
+
+
+@app.command()
+def inspect(
+    model: Annotated[Path, typer.Argument(help="A checkpoint: .keras, .h5, .pt/.pth/.ckpt, ...")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout (schema_version 1).")
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    model_factory: ModelFactory = None,
+    factory_arg: FactoryArg = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Show what a checkpoint contains: layers, frozen parameters, optimizer and its state."""
+    from plateau_cli.adapters.sniff import sniff_checkpoint
+    from plateau_cli.frameworks import load_handle
+    from plateau_cli.inspection import describe_to_json
+    from plateau_cli.outputs import sha256_of
+
+    sniff_checkpoint(model)
+    options = _load_options(trust_pickle, model_factory, factory_arg, None, None, None, device)
+    handle = load_handle(model, options)
+    description = handle.describe()
+    if json_output:
+        _print_json(describe_to_json(description, sha256_of(model)))
+    else:
+        from plateau_cli.render.console import stderr_console
+        from plateau_cli.render.inspect import render_inspect
+
+        render_inspect(stderr_console(), description)
+
+
+@app.command()
+def resume(
+    model: Annotated[
+        Path, typer.Argument(help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ...")
+    ],
+    strategy: Annotated[
+        str,
+        typer.Option(help="The change to make: lr-decay.", show_default=False),
+    ],
+    data: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "Training data: an .npz (x_train, y_train, x_val, y_val), a CSV (with --target),"
+                " an image folder, or 'module:function' returning (train, val)."
+            ),
+            rich_help_panel=DATA_PANEL,
+        ),
+    ],
+    target: Annotated[
+        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        typer.Option(
+            help="Share held out for validation when the data has no split.",
+            rich_help_panel=DATA_PANEL,
+        ),
+    ] = None,
+    image_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Image folders: HxW when the model does not say (e.g. 64x64).",
+            rich_help_panel=DATA_PANEL,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Epochs to resume for.", rich_help_panel=TRAIN_PANEL)
+    ] = 10,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)
+    ] = 32,
+    monitor: Annotated[
+        str,
+        typer.Option(
+            help="Metric for early stopping and the verdict.", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = "val_loss",
+    min_delta: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Smallest change that counts as improvement.", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = 0.0,
+    patience: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Early stopping: epochs without improvement before stopping (best weights kept).",
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = 5,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed (a CPU re-run gives the same numbers).", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default: a new directory beside the model)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print report.json's object on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    require_improvement: Annotated[
+        bool,
+        typer.Option(
+            "--require-improvement",
+            help="Exit 1 when the monitored metric did not improve on the baseline.",
+        ),
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    model_factory: ModelFactory = None,
+    factory_arg: FactoryArg = None,
+    loss: LossOpt = None,
+    optimizer: OptimizerOpt = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "Learning rate: for lr-decay the new rate (instead of --factor); otherwise the"
+                " rate of a new optimizer, or an override of the restored one."
+            ),
+            rich_help_panel=LR_PANEL,
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    factor: Annotated[
+        float | None,
+        typer.Option(
+            help="lr-decay: multiply the rate by this (default 0.1).", rich_help_panel=LR_PANEL
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            help="lr-decay: constant, step, cosine, exponential or plateau (default constant).",
+            rich_help_panel=LR_PANEL,
+        ),
+    ] = None,
+    min_lr: Annotated[
+        float | None,
+        typer.Option(
+            help="lr-decay: floor for every schedule (cosine decays to it).",
+            rich_help_panel=LR_PANEL,
+        ),
+    ] = None,
+    lr_patience: Annotated[
+        int | None,
+        typer.Option(
+            help="lr-decay plateau: epochs without improvement before reducing (2).",
+            rich_help_panel=LR_PANEL,
+        ),
+    ] = None,
+    cooldown: Annotated[
+        int | None,
+        typer.Option(
+            help="lr-decay plateau: epochs to wait after a reduction (0).", rich_help_panel=LR_PANEL
+        ),
+    ] = None,
+    step_size: Annotated[
+        int | None,
+        typer.Option(
+            help="lr-decay step: epochs between reductions (5).", rich_help_panel=LR_PANEL
+        ),
+    ] = None,
+    gamma: Annotated[
+        float | None,
+        typer.Option(
+            help="lr-decay step/exponential: multiplier per step (0.1 / 0.9).",
+            rich_help_panel=LR_PANEL,
+        ),
+    ] = None,
+) -> None:
+    """Resume training from a saved model with one targeted change, and report whether it worked.
+
+    Writes the new checkpoint, report.json, report.md, history.csv and curves.png into --out;
+    never writes over MODEL. Exit 0 on success, 1 with --require-improvement when the monitored
+    metric did not improve, 2 for bad input, 130 when interrupted (the best checkpoint so far and
+    a report marked interrupted are written).
+    """
+    from plateau_cli.resume import ResumeRequest, run_resume
+    from plateau_cli.strategies import build_strategy
+
+    given = {
+        k: v
+        for k, v in {
+            "factor": factor,
+            "schedule": schedule,
+            "min_lr": min_lr,
+            "lr_patience": lr_patience,
+            "cooldown": cooldown,
+            "step_size": step_size,
+            "gamma": gamma,
+        }.items()
+        if v is not None
+    }
+    if strategy == "lr-decay" and lr is not None:
+        given["lr"] = lr
+    chosen = build_strategy(strategy, given)
+    request = ResumeRequest(
+        model=model,
+        strategy=strategy,
+        data=data,
+        strategy_options=given,
+        target=target,
+        val_split=val_split,
+        image_size=_parse_image_size(image_size),
+        epochs=epochs,
+        batch_size=batch_size,
+        monitor=monitor,
+        min_delta=min_delta,
+        patience=patience,
+        seed=seed,
+        out=out,
+        load=_load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
+        command_line=("plateau-cli", *sys.argv[1:]),
+    )
+    from plateau_cli.observer import NullObserver
+    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.progress import RichObserver
+
+    console = stderr_console()
+    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    report = run_resume(request, observer, strategy=chosen)
+    if json_output:
+        from plateau_cli.report.json_report import to_json
+
+        _print_json(to_json(report))
+    elif not quiet:
+        from plateau_cli.render.resume import render_summary
+
+        render_summary(console, report)
+    if report.interrupted:
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
+    if require_improvement and not report.improved:
+        raise typer.Exit(int(ExitStatus.NOT_IMPROVED))
+
+
+def _parse_image_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    height, sep, width = text.lower().partition("x")
+    if not sep or not height.strip().isdigit() or not width.strip().isdigit():
+        raise UsageError(f"--image-size must be HxW, e.g. 64x64. Received: {text!r}")
+    return int(height), int(width)
 
 
 def _fail(message: str, status: int) -> NoReturn:

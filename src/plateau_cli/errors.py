@@ -80,7 +80,7 @@ class ResourceError(PlateauError):
     """The framework ran out of memory or another resource."""
 
 
-class TrainingInterrupted(PlateauError):  # noqa: N818 - it is a signal, not a failure
+class TrainingInterrupted(PlateauError):
     """Ctrl-C or SIGTERM arrived; raised only where no partial result can be saved."""
 
     exit_status = ExitStatus.INTERRUPTED

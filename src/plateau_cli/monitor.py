@@ -1,4 +1,4 @@
-""""Did the monitored metric improve?", answered in exactly one place.
+""" "Did the monitored metric improve?", answered in exactly one place.
 
 The plateau detector, early stopping, the lr `plateau` schedule and the report's `improved` flag
 all use `Monitor`, so they can never disagree. The semantics are those of Keras'

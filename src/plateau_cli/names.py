@@ -78,7 +78,7 @@ def validation_name(name: str) -> str:
 
 
 def higher_is_better(name: str) -> bool:
-    """Infer the mode of a metric from its name, as Keras' `mode='auto'` does (and a little more)."""
+    """Infer a metric's mode from its name, as Keras' `mode='auto'` does (and a little more)."""
     base = base_name(canonical_name(name))
     if "loss" in base or "error" in base or base in {"mae", "mse", "rmse", "mape", "perplexity"}:
         return False

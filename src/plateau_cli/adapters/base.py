@@ -12,7 +12,7 @@ reports progress only on the main process.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -75,7 +75,7 @@ class LayerInfo:
     @property
     def trainable(self) -> bool | None:
         """True, False, or None when only some of the layer's parameters train."""
-        if self.params == 0 or self.trainable_params == self.params:
+        if self.params in (0, self.trainable_params):
             return True if self.params else None
         return False if self.trainable_params == 0 else None
 
@@ -110,6 +110,9 @@ class IOSpec:
     task: Task | None  # inferred from the loss and output, when possible
     #: Whether integer (sparse) labels are expected for classification.
     sparse_labels: bool = True
+    #: Image layout the model wants: Keras NHWC (True) or torch NCHW (False). Data readers
+    #: produce NHWC; the adapter transposes when needed.
+    channels_last: bool = True
 
 
 class EpochControl(Protocol):
@@ -134,6 +137,9 @@ class ModelHandle(ABC):
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path
         self.format = fmt
+        #: A framework-native function (x, y) -> (x, y) applied to every training batch, set by
+        #: the augment strategy before `prepare`. Validation batches never pass through it.
+        self.train_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None
 
     # -- describing -------------------------------------------------------------------------
     @abstractmethod
@@ -151,6 +157,10 @@ class ModelHandle(ABC):
     def prepare(self, data: DataBundle, batch_size: int, seed: int) -> Any:
         """Turn the bundle into the framework's own batches (train shuffled, val in order)."""
 
+    def steps_per_epoch(self, prepared: Any) -> int | None:
+        """Training batches per epoch, for progress bars; None when unknown."""
+        return None
+
     @abstractmethod
     def evaluate(self, prepared: Any, split: str = "val") -> dict[str, float]:
         """Metrics on one split ("train" or "val"), canonical names without the `val_` prefix."""
@@ -165,8 +175,12 @@ class ModelHandle(ABC):
         """The rate the next step will use (for a schedule: its current value)."""
 
     @abstractmethod
-    def set_learning_rate(self, lr: float) -> None:
-        """Override the rate for the following steps, keeping the optimizer's state."""
+    def set_learning_rate(self, lr: float) -> str | None:
+        """Override the rate for the following steps, keeping the optimizer's state.
+
+        Returns a sentence when more than a number had to change (a Keras LearningRateSchedule
+        replaced by a constant rate), so the report can say so; None otherwise.
+        """
 
     # -- weights ------------------------------------------------------------------------------
     @abstractmethod

@@ -1,0 +1,116 @@
+"""`module:callable` and `path/file.py:callable`: user code named on the command line.
+
+Used by `--model-factory` and by `--data module:function`. Only what the user named is imported:
+a dotted module through the normal import system, or a single file loaded by path under a private
+module name (its directory is not added to sys.path for good, so nothing else in it is importable
+by accident). Errors say which part failed: the module, the attribute, or the call.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from plateau_cli.errors import BadInputError, UsageError
+
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+
+
+def looks_like_entry_point(text: str) -> bool:
+    """True for `pkg.mod:fn` or `some/file.py:fn` (and not for a Windows drive like `C:\\x`)."""
+    module, sep, attribute = text.rpartition(":")
+    if not sep or not module or not attribute.isidentifier():
+        return False
+    return module.endswith(".py") or bool(_DOTTED.match(module))
+
+
+def resolve(spec: str, what: str) -> Callable[..., Any]:
+    """Import the callable named by `spec`; `what` names the option in messages."""
+    if not looks_like_entry_point(spec):
+        raise UsageError(
+            f"{what} must be 'module:callable' or 'path/file.py:callable'. Received: {spec!r}"
+        )
+    module_part, _, attribute = spec.rpartition(":")
+    module = _import_file(Path(module_part), what) if module_part.endswith(".py") else None
+    if module is None:
+        try:
+            module = importlib.import_module(module_part)
+        except ModuleNotFoundError as exc:
+            raise BadInputError(
+                f"{what} {spec!r}: cannot import module {module_part!r} ({exc}); is it installed"
+                " or on PYTHONPATH? A file can be named as path/to/file.py:callable"
+            ) from exc
+        except Exception as exc:  # user code failed while importing: report it, do not crash
+            raise BadInputError(
+                f"{what} {spec!r}: importing {module_part!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    target = getattr(module, attribute, None)
+    if target is None:
+        available = sorted(n for n in vars(module) if not n.startswith("_"))[:8]
+        raise BadInputError(
+            f"{what} {spec!r}: {module_part!r} has no attribute {attribute!r}"
+            f" (it has: {', '.join(available) or 'nothing public'})"
+        )
+    if not callable(target):
+        raise BadInputError(f"{what} {spec!r}: {attribute!r} is not callable")
+    return target
+
+
+def call(spec: str, what: str, kwargs: Mapping[str, Any] | None = None) -> Any:
+    """Resolve and call; an exception inside the user's function becomes one clear line."""
+    target = resolve(spec, what)
+    try:
+        return target(**dict(kwargs or {}))
+    except TypeError as exc:
+        raise BadInputError(f"{what} {spec!r}: calling it failed: {exc}") from exc
+    except Exception as exc:
+        raise BadInputError(f"{what} {spec!r}: it raised {type(exc).__name__}: {exc}") from exc
+
+
+def _import_file(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise BadInputError(f"{what}: no such file {str(path)!r}")
+    name = f"_plateau_user_{abs(hash(str(path.resolve())))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise BadInputError(f"{what}: cannot load {str(path)!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    # The file may import its siblings (a models.py beside train.py): allow that for the
+    # duration of its own import only.
+    sys.path.insert(0, str(path.parent.resolve()))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise BadInputError(
+            f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def parse_factory_args(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values are Python literals (`hidden=64`, `dims=(8, 16)`), else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(
+                f"--factory-arg must be key=value with a Python name. Received: {pair!r}"
+            )
+        try:
+            out[key] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            out[key] = raw.strip()
+    return out

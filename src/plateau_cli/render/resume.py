@@ -1,0 +1,66 @@
+"""The before/after summary that ends a resume, on the stderr console."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from plateau_cli.names import is_validation
+from plateau_cli.report.model import ResumeReport
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4f}"
+
+
+def render_summary(console: Console, report: ResumeReport) -> None:
+    m = report.monitor.metric
+    before, best = report.monitored_baseline, report.monitored_best
+    if report.improved and before is not None and best is not None:
+        change = (best - before) / abs(before) * 100 if before else math.nan
+        console.print(
+            f"[good]{m} improved[/good]: {_fmt(before)} -> {_fmt(best)}"
+            f" ({change:+.1f}%) at epoch {report.best_epoch}"
+        )
+    else:
+        console.print(
+            f"[bad]{m} did not improve[/bad] on the baseline {_fmt(before)}"
+            f" (best {_fmt(best)}, epoch {report.best_epoch})"
+        )
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("metric")
+    table.add_column("baseline", justify="right")
+    table.add_column(f"best (epoch {report.best_epoch})", justify="right")
+    table.add_column("final", justify="right")
+    names = [k for k in report.baseline if is_validation(k)] + [
+        k for k in report.baseline if not is_validation(k)
+    ]
+    for name in names:
+        table.add_row(
+            name,
+            _fmt(report.baseline.get(name)),
+            _fmt(report.best.get(name)),
+            _fmt(report.final.get(name)),
+        )
+    console.print(table)
+    stopped = report.stopped_reason.value + (
+        f" ({report.stopped_detail})" if report.stopped_detail else ""
+    )
+    console.print(
+        f"epochs run: {len(report.history)} of {report.epochs_requested};"
+        f" stopped: {escape(stopped)}"
+    )
+    if report.output is not None:
+        console.print(f"checkpoint: {escape(str(report.output.path))}", soft_wrap=True)
+    console.print(
+        f"report:     {escape(str(report.out_dir / 'report.md'))} (+ report.json, history.csv,"
+        " curves.png)",
+        soft_wrap=True,
+    )

@@ -1,0 +1,1 @@
+"""What `resume` writes: the report (JSON and Markdown), history.csv and curves.png."""

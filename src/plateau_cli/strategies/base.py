@@ -1,0 +1,83 @@
+"""The strategy interface: one targeted change to a loaded model, then training resumes.
+
+A strategy declares its name, whether it changes the parameter set (and so the optimizer
+state), and an options dataclass validated on construction — before any framework loads, so a
+bad option fails in milliseconds. The framework-specific surgery lives beside it
+(`strategies/<name>/keras.py`, `torch.py`) and is imported only when applied.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from plateau_cli.adapters.base import ModelHandle, OptimizerState
+from plateau_cli.data.base import DataBundle
+from plateau_cli.monitor import Monitor
+
+
+@dataclass(frozen=True)
+class StrategyContext:
+    """What a strategy may need to know about the run it is part of."""
+
+    monitor: Monitor
+    epochs: int
+    seed: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class StrategyOutcome:
+    """What `apply` did, in words for the report and in numbers for scripts."""
+
+    #: Human-readable, e.g. "learning rate 0.01 -> 0.001 (overrides the restored optimizer's rate)".
+    changes: tuple[str, ...]
+    #: Every parameter the strategy used, defaults included.
+    parameters: Mapping[str, Any]
+    #: What became of the optimizer state through the change.
+    optimizer_state: OptimizerState
+    optimizer_detail: str | None = None
+    #: Strategy-specific figures (max |output change|, transforms, layers unfrozen...).
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Strategy(ABC):
+    """Base class; subclasses live one per package under `plateau_cli.strategies`."""
+
+    name: ClassVar[str]
+    #: True when the model gains or loses trainable parameters (widen, unfreeze).
+    changes_parameter_set: ClassVar[bool]
+    #: When it helps and when it does not: shown in `--help` and the README.
+    helps_when: ClassVar[str]
+    does_not_help_when: ClassVar[str]
+    #: The option names (CLI spelling without dashes, underscores) this strategy accepts.
+    option_names: ClassVar[frozenset[str]]
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, given: Mapping[str, Any]) -> Strategy:
+        """Build from the options the user gave (absent ones take the strategy's defaults)."""
+
+    @abstractmethod
+    def apply(
+        self, handle: ModelHandle, data: DataBundle, context: StrategyContext
+    ) -> StrategyOutcome:
+        """Change the model (or its data pipeline, or its optimizer) before training resumes."""
+
+    def on_epoch_begin(self, handle: ModelHandle, epoch: int) -> list[str]:
+        """Per-epoch changes (lr schedules, gradual unfreezing); returns what changed, in words."""
+        return []
+
+    def on_epoch_end(self, handle: ModelHandle, epoch: int, logs: Mapping[str, float]) -> list[str]:
+        """Reactions to the finished epoch (the `plateau` lr schedule)."""
+        return []
+
+    @property
+    def needs_epoch_segments(self) -> bool:
+        """True when the model must be rebuilt between epochs, so fit runs one epoch at a time."""
+        return False

@@ -1,0 +1,183 @@
+"""The framework-neutral side of training: early stopping, restore-best, NaN guard, interrupts.
+
+The adapter runs the framework's own loop and calls this `Trainer` (an `EpochControl`) after
+every batch and epoch. Keeping the decisions here means Keras and PyTorch stop, restore and
+report in exactly the same way, and the decisions use the one `Monitor` that the detectors and
+the report's `improved` flag also use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from plateau_cli.adapters.base import ModelHandle
+from plateau_cli.interrupt import InterruptGuard
+from plateau_cli.monitor import Monitor
+from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.strategies.base import Strategy
+
+
+class StopReason(str, Enum):
+    """Why training ended (`stopped_reason` in report.json)."""
+
+    COMPLETED = "completed"  # ran every epoch asked for
+    EARLY_STOPPING = "early-stopping"  # `patience` epochs without improvement
+    NON_FINITE = "non-finite"  # NaN/inf loss: stopped and restored the best weights
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    lr: float | None
+    metrics: Mapping[str, float]
+
+
+@dataclass
+class TrainerState:
+    """Everything the trainer decided, for the report."""
+
+    records: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0  # 0 = the model as it was before training resumed
+    best_value: float | None = None
+    wait: int = 0
+    stop_reason: StopReason | None = None
+    stop_detail: str | None = None
+    restored_best: bool = False
+    events: list[str] = field(default_factory=list)
+
+
+class Trainer:
+    """Drives one resumed run; pass it to `ModelHandle.fit` as the EpochControl."""
+
+    def __init__(
+        self,
+        handle: ModelHandle,
+        strategy: Strategy,
+        monitor: Monitor,
+        *,
+        patience: int | None,
+        guard: InterruptGuard,
+        observer: Observer | None = None,
+        start_value: float | None = None,
+    ) -> None:
+        self.handle = handle
+        self.strategy = strategy
+        self.monitor = monitor
+        self.patience = patience
+        self.guard = guard
+        self.observer = observer or NullObserver()
+        self.state = TrainerState(best_value=start_value)
+        self._best_snapshot: Any = handle.snapshot()
+        self._epoch_lr: float | None = None
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self, prepared: Any, epochs: int, first_epoch: int = 1) -> TrainerState:
+        """Train up to `epochs` epochs, then leave the best weights in the model."""
+        self.observer.on_train_begin(epochs, self.handle.steps_per_epoch(prepared))
+        last = first_epoch + epochs - 1
+        epoch = first_epoch
+        try:
+            if self.strategy.needs_epoch_segments:
+                while epoch <= last and self.state.stop_reason is None:
+                    self.handle.fit(prepared, epoch, 1, self)
+                    epoch += 1
+            else:
+                self.handle.fit(prepared, first_epoch, epochs, self)
+        finally:
+            self.observer.on_train_end()
+        if self.state.stop_reason is None:
+            self.state.stop_reason = StopReason.COMPLETED
+        self._restore_best()
+        return self.state
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.state.records)
+
+    # -- EpochControl -------------------------------------------------------------------------
+    def on_epoch_begin(self, epoch: int) -> None:
+        for change in self.strategy.on_epoch_begin(self.handle, epoch):
+            self._event(change)
+        self._epoch_lr = self.handle.learning_rate()
+        self.observer.on_epoch_begin(epoch, self._epoch_lr)
+
+    def on_batch_end(self, epoch: int, batch: int, logs: Mapping[str, float]) -> bool:
+        if self.guard.requested:
+            self._stop(StopReason.INTERRUPTED, f"{self.guard.signal_name} during epoch {epoch}")
+            return True
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self._stop(
+                StopReason.NON_FINITE,
+                f"training loss became {loss} at epoch {epoch}, batch {batch}",
+            )
+            return True
+        self.observer.on_batch_end(epoch, batch, logs)
+        return False
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        if self.state.stop_reason is not None:
+            # Stopped mid-epoch (interrupt, NaN): the partial epoch is not a result.
+            return True
+        metrics = {k: float(v) for k, v in logs.items()}
+        self.state.records.append(EpochRecord(epoch, self._epoch_lr, metrics))
+        self.observer.on_epoch_end(epoch, metrics)
+        value = metrics.get(self.monitor.metric)
+        non_finite = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if non_finite:
+            self._stop(
+                StopReason.NON_FINITE, f"{', '.join(non_finite)} not finite at epoch {epoch}"
+            )
+            return True
+        if value is not None and self.monitor.is_improvement(value, self.state.best_value):
+            self.state.best_value = value
+            self.state.best_epoch = epoch
+            self.state.wait = 0
+            self._best_snapshot = self.handle.snapshot()
+        else:
+            self.state.wait += 1
+        for change in self.strategy.on_epoch_end(self.handle, epoch, metrics):
+            self._event(change)
+        if self.guard.requested:
+            self._stop(StopReason.INTERRUPTED, f"{self.guard.signal_name} after epoch {epoch}")
+            return True
+        if self.patience is not None and self.state.wait >= self.patience:
+            self._stop(
+                StopReason.EARLY_STOPPING,
+                f"no improvement of {self.monitor.metric} for {self.state.wait} epochs",
+            )
+            return True
+        return False
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _stop(self, reason: StopReason, detail: str) -> None:
+        if self.state.stop_reason is None:
+            self.state.stop_reason = reason
+            self.state.stop_detail = detail
+            level = Level.INFO if reason is StopReason.EARLY_STOPPING else Level.WARNING
+            self.observer.on_message(level, f"stopped: {detail}")
+
+    def _event(self, text: str) -> None:
+        self.state.events.append(text)
+        self.observer.on_message(Level.INFO, text)
+
+    def _restore_best(self) -> None:
+        """Leave the model at its best epoch (or as it started, when no epoch beat it)."""
+        last_epoch = self.state.records[-1].epoch if self.state.records else 0
+        if self.state.best_epoch != last_epoch or self.state.stop_reason in (
+            StopReason.NON_FINITE,
+            StopReason.INTERRUPTED,
+        ):
+            self.handle.restore(self._best_snapshot)
+            self.state.restored_best = True
+            where = (
+                f"epoch {self.state.best_epoch}"
+                if self.state.best_epoch
+                else "the starting weights (no epoch improved on them)"
+            )
+            self._event(f"restored the best weights: {where}")

@@ -1,0 +1,17 @@
+"""Test-session set-up shared by every test.
+
+torch is imported before anything can import TensorFlow: in one process the other order can
+crash the interpreter on import (DEVELOPERS.md). It costs ~2 s once per session.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("NO_COLOR", "1")
+
+try:  # noqa: SIM105 - the import is the point
+    import torch  # noqa: F401
+except ImportError:  # a checkout without the torch extra still runs the other tests
+    pass
