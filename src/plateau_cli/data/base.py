@@ -8,6 +8,7 @@ adapter untouched, and the checks that need arrays look at a first batch only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -42,6 +43,16 @@ class DataBundle:
     source: str
     class_names: tuple[str, ...] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Column names of the features (CSV), for messages that can name a column.
+    feature_names: tuple[str, ...] | None = None
+    #: The features' dtype as stored before the conversion to float32 ("uint8" for raw pixels).
+    source_dtype: str | None = None
+    #: "NHWC" when `x` holds images the reader laid out channels-last (image folders): an adapter
+    #: for an NCHW model transposes them. None: arrays exactly as the user gave them.
+    image_layout: str | None = None
+    #: The framework whose own objects `train`/`val` are ("tensorflow", "torch"), for entry
+    #: points that return a tf.data.Dataset or a DataLoader; None for arrays.
+    framework: str | None = None
 
     @property
     def is_arrays(self) -> bool:
@@ -56,3 +67,18 @@ class DataSpec:
     target: str | None = None
     val_split: float | None = None
     seed: int = 0
+    #: "npz", "csv", "image-folder" or "entry-point"; set by `parse_data_spec`.
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthWarning:
+    """A property of the data that can explain a plateau, found before any training."""
+
+    #: A fixed slug scripts can branch on: class-imbalance, unnormalised-inputs, scale-mismatch,
+    #: non-finite, duplicates.
+    id: str
+    #: One sentence for a person.
+    text: str
+    #: The numbers behind it, so a person can check the warning.
+    evidence: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,235 @@
+"""Can this data feed this model? Checked before any training, with the numbers in the message.
+
+A mismatch found here costs the user one line and exit 2; found by the framework it costs a
+stack trace from deep inside `fit`, often after minutes of loading, and sometimes no error at
+all (a label beyond the output units silently gives NaN losses on some GPUs). For a framework's
+own dataset object only its first batch is looked at: enough for shapes and dtypes, and for the
+label range of that batch.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from plateau_cli.data.arrays import check_lengths, describe_dtype, shape_text
+from plateau_cli.data.base import ArraySplit, DataBundle, Task
+from plateau_cli.data.task import infer_task, is_integral
+from plateau_cli.errors import BadInputError, DataMismatchError
+
+if TYPE_CHECKING:
+    from plateau_cli.adapters.base import IOSpec
+
+Shape = tuple[int | None, ...]
+
+
+def expected_sample_shape(io: IOSpec, image_layout: str | None) -> Shape | None:
+    """The model's per-sample input shape in the data's layout (NCHW read as NHWC for images)."""
+    shape = io.input_shape
+    if shape is None:
+        return None
+    if image_layout == "NHWC" and not io.channels_last and len(shape) == 3:
+        channels, height, width = shape
+        return (height, width, channels)
+    return tuple(shape)
+
+
+def shapes_match(actual: Shape, expected: Shape) -> bool:
+    """Same rank, and every fixed dimension equal (None is a wildcard)."""
+    return len(actual) == len(expected) and all(
+        e is None or e == a for a, e in zip(actual, expected, strict=True)
+    )
+
+
+def check_fit(data: DataBundle, io: IOSpec) -> None:
+    """Raise DataMismatchError when `data` cannot train or evaluate the model described by `io`."""
+    if data.is_arrays:
+        splits = [("training", data.train, ""), ("validation", data.val, "")]
+    else:
+        rank = len(io.input_shape) if io.input_shape is not None else None
+        splits = []
+        for name, obj in (("training", data.train), ("validation", data.val)):
+            batch = first_batch(obj, rank, data.source, name)
+            if batch is not None:
+                splits.append((name, batch, " in the first batch"))
+    for name, split, where in splits:
+        _check_split(data, io, name, split, where)
+
+
+def _check_split(data: DataBundle, io: IOSpec, name: str, split: ArraySplit, where: str) -> None:
+    source = data.source
+    if len(split) == 0:
+        raise DataMismatchError(f"{source}: the {name} split is empty; it needs samples")
+    check_lengths(split.x, split.y, source, name)
+    if split.x.dtype.kind not in "biuf":
+        raise DataMismatchError(
+            f"{source}: the {name} features hold {describe_dtype(split.x.dtype)};"
+            " the model needs numbers"
+        )
+    if split.y.dtype.kind not in "biuf":
+        raise DataMismatchError(
+            f"{source}: the {name} labels hold {describe_dtype(split.y.dtype)};"
+            " the model needs numbers (class indices or targets)"
+        )
+    expected = expected_sample_shape(io, data.image_layout)
+    if expected is not None and not shapes_match(split.x.shape[1:], expected):
+        raise DataMismatchError(
+            f"{source}: features have shape {shape_text(split.x.shape[1:])} per sample but the"
+            f" model's input is {shape_text(io.input_shape or ())}{_shape_hint(split.x, expected)}"
+        )
+    labels = "labels" if name == "training" else "validation labels"
+    _check_labels(split.y, io, f"{source}: {labels}{where}")
+
+
+def _shape_hint(x: np.ndarray, expected: Shape) -> str:
+    sample = x.shape[1:]
+    if len(sample) == 3 and len(expected) == 3:
+        if shapes_match((sample[2], sample[0], sample[1]), expected):
+            return " (the data is channels-last, the model channels-first: x.transpose(0, 3, 1, 2))"
+        if shapes_match((sample[1], sample[2], sample[0]), expected):
+            return " (the data is channels-first, the model channels-last: x.transpose(0, 2, 3, 1))"
+    fixed = [d for d in expected if d is not None]
+    if len(fixed) == len(expected) and prod(sample) == prod(fixed):
+        return f" (same number of values: reshape to {shape_text((len(x), *fixed))})"
+    return ""
+
+
+def _check_labels(y: np.ndarray, io: IOSpec, what: str) -> None:
+    task = infer_task(y, io)
+    units = io.output_units
+    flat = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)
+    if task is Task.CLASSIFICATION:
+        if flat or (y.ndim > 2 and io.sparse_labels):
+            _check_class_indices(y, units, what)
+            if not io.sparse_labels and units is not None:
+                raise DataMismatchError(
+                    f"{what} are class indices but the model's loss expects one-hot rows of"
+                    f" width {units} (categorical cross-entropy); one-hot encode them or use a"
+                    " sparse loss"
+                )
+        elif units is not None and y.shape[-1] != units:
+            raise DataMismatchError(
+                f"{what} are one-hot with {y.shape[-1]} columns but the model has {units}"
+                " output units; they must be equal"
+            )
+        elif io.sparse_labels:
+            raise DataMismatchError(
+                f"{what} are one-hot ({y.shape[-1]} columns) but the model's loss expects class"
+                " indices (sparse cross-entropy); convert with y.argmax(axis=1)"
+            )
+    elif task is Task.BINARY:
+        width = 1 if flat else (y.shape[-1] if y.ndim == 2 else None)
+        if units is not None and width is not None and width != units:
+            raise DataMismatchError(
+                f"{what} have {width} column(s) per sample but the model has {units} sigmoid"
+                " output unit(s); a binary classifier needs one unit and one 0/1 label each"
+            )
+        bad = np.unique(y[(y != 0) & (y != 1)])
+        if bad.size:
+            raise DataMismatchError(
+                f"{what} must be 0 or 1 for a binary classifier; found"
+                f" {', '.join(f'{v:g}' for v in bad[:5])}{' ...' if bad.size > 5 else ''}"
+            )
+    elif units is not None and y.ndim <= 2:
+        width = 1 if flat else y.shape[1]
+        if width != units:
+            raise DataMismatchError(
+                f"{what} have {width} value(s) per sample (shape {shape_text(y.shape[1:])}) but"
+                f" the model has {units} output unit(s); regression needs one target per unit"
+            )
+
+
+def _check_class_indices(y: np.ndarray, units: int | None, what: str) -> None:
+    if not is_integral(y):
+        bad = y[~np.isfinite(y) | (y != np.round(y))] if y.dtype.kind == "f" else y
+        raise DataMismatchError(
+            f"{what} are not whole numbers (e.g. {bad.flat[0]:g}) but the model is a classifier;"
+            " class labels must be integers" + (f" 0..{units - 1}" if units is not None else "")
+        )
+    if units is None or y.size == 0:
+        return
+    low, high = int(y.min()), int(y.max())
+    if high >= units:
+        raise DataMismatchError(
+            f"{what} go up to {high} but the model has {units} output units"
+            f" (labels must be 0..{units - 1})"
+        )
+    if low < 0:
+        raise DataMismatchError(
+            f"{what} go down to {low} but class labels start at 0"
+            f" (the model has {units} output units: labels must be 0..{units - 1})"
+        )
+
+
+def to_numpy(value: Any) -> np.ndarray | None:
+    """A framework tensor (torch on any device, TensorFlow eager) or array as numpy; else None."""
+    try:
+        if hasattr(value, "detach"):  # torch: leave the graph and the device first
+            value = value.detach().cpu()
+        if hasattr(value, "numpy") and callable(value.numpy):
+            return np.asarray(value.numpy())
+        if hasattr(value, "__array__"):
+            return np.asarray(value)
+    except (TypeError, ValueError, RuntimeError):  # bfloat16, sparse, ragged: skip the check
+        return None
+    return None
+
+
+def first_batch(obj: Any, input_rank: int | None, source: str, name: str) -> ArraySplit | None:
+    """The first `(x, y)` batch of a framework dataset as arrays; None when it is not that shape.
+
+    A `DataLoader` or batched `tf.data.Dataset` yields batches. A torch map-style `Dataset`
+    (indexable, not iterable) gives single samples: its first `FIRST_SAMPLES` are stacked into a
+    batch. An unbatched `tf.data.Dataset` yields single samples too, recognised by having the
+    model's input rank (or a scalar label) and given a batch axis of one.
+    """
+    try:
+        if hasattr(obj, "__iter__"):
+            item = next(iter(obj))
+        else:
+            count = min(len(obj), FIRST_SAMPLES) if hasattr(obj, "__len__") else 1
+            samples = [obj[i] for i in range(count)]
+            if not samples:
+                raise StopIteration
+            item = _stack_samples(samples)
+            if item is None:
+                return None
+            return ArraySplit(*item)
+    except (StopIteration, IndexError):
+        return ArraySplit(np.empty((0,)), np.empty((0,)))
+    except Exception as exc:  # the user's pipeline failed: that is their input, not our bug
+        raise BadInputError(
+            f"{source}: reading the first {name} batch failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    pair = _pair(item)
+    if pair is None:
+        return None
+    x, y = pair
+    if (input_rank is not None and x.ndim == input_rank) or (input_rank is None and y.ndim == 0):
+        x, y = x[None], y[None]
+    return ArraySplit(x, y)
+
+
+#: Samples read from a map-style dataset to stand for its first batch.
+FIRST_SAMPLES = 32
+
+
+def _pair(item: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """`(x, y, ...)` as two numpy arrays; None for dict inputs or unlabeled data."""
+    if not isinstance(item, tuple | list) or len(item) < 2:
+        return None
+    x, y = to_numpy(item[0]), to_numpy(item[1])
+    return None if x is None or y is None else (x, y)
+
+
+def _stack_samples(samples: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    pairs = [_pair(sample) for sample in samples]
+    if any(p is None for p in pairs):
+        return None
+    xs = [p[0] for p in pairs if p is not None]
+    ys = [p[1] for p in pairs if p is not None]
+    if len({x.shape for x in xs}) != 1 or len({y.shape for y in ys}) != 1:
+        return None  # ragged samples: the framework's collate function decides
+    return np.stack(xs), np.stack(ys)

@@ -1,0 +1,197 @@
+"""`.npz` archives: `x_train, y_train, x_val, y_val`, or `x, y` split with `--val-split`.
+
+Keys are matched without regard to case and in the common spellings (`X_train`, `train_x`,
+`x_valid`...), but only when exactly one key claims a role: a file holding both `x_train` and
+`X_train` is refused rather than guessed at. `x_test, y_test` stand in for the validation split
+when there is none (the layout of `keras.datasets` files), with a note saying so.
+
+The file is always opened with `allow_pickle=False`: an object array is pickled Python and can
+run code when loaded, so it is refused with a message, never executed.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from plateau_cli.data.arrays import as_features, check_lengths, labels_pair
+from plateau_cli.data.base import ArraySplit, DataBundle, DataSpec
+from plateau_cli.data.split import split_arrays
+from plateau_cli.errors import BadInputError, CorruptFileError
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "x_train": ("x_train", "train_x", "xtrain"),
+    "y_train": ("y_train", "train_y", "ytrain"),
+    "x_val": ("x_val", "val_x", "xval", "x_valid", "valid_x", "x_validation", "validation_x"),
+    "y_val": ("y_val", "val_y", "yval", "y_valid", "valid_y", "y_validation", "validation_y"),
+    "x_test": ("x_test", "test_x", "xtest"),
+    "y_test": ("y_test", "test_y", "ytest"),
+    "x": ("x",),
+    "y": ("y",),
+}
+
+
+@dataclass(frozen=True)
+class NpzLayout:
+    """Which arrays of the archive play which role."""
+
+    #: "split" (train and val present), "train-only" (x_train/y_train), "whole" (x/y).
+    kind: str
+    #: role ("x_train", "y_train", "x_val", "y_val", "x", "y") -> the key in the file.
+    keys: dict[str, str]
+    note: str | None = None
+
+    @property
+    def has_validation(self) -> bool:
+        return self.kind == "split"
+
+
+def read_layout(path: Path, source: str, val_split: float | None) -> NpzLayout:
+    """Open the archive's directory only (no array is read) and resolve the roles."""
+    try:
+        # Our own handle: numpy leaks the one it opens when the zip directory is damaged.
+        with path.open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise CorruptFileError(
+                    f"{source}: holds a single array (.npy content), not an .npz archive;"
+                    " save features and labels together with numpy.savez"
+                )
+            with loaded as archive:
+                files = list(archive.files)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CorruptFileError(
+            f"{source}: not a readable .npz archive ({exc}); write one with"
+            " numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
+        ) from exc
+    return resolve_layout(files, source, val_split)
+
+
+def resolve_layout(files: list[str], source: str, val_split: float | None) -> NpzLayout:
+    """Map the archive's keys to roles, or say which keys were expected and which were found.
+
+    With `--val-split`, a test pair is left alone and the training arrays are split instead:
+    that is how people who keep a held-out test set want it.
+    """
+    found = ", ".join(repr(f) for f in files) or "no arrays"
+    roles: dict[str, str] = {}
+    for role, aliases in _ALIASES.items():
+        matches = [f for f in files if f.lower() in aliases]
+        if len(matches) > 1:
+            raise BadInputError(
+                f"{source}: {' and '.join(repr(m) for m in matches)} could both be {role};"
+                " keep one of them"
+            )
+        if matches:
+            roles[role] = matches[0]
+
+    def pair(x_role: str, y_role: str) -> bool:
+        if (x_role in roles) != (y_role in roles):
+            have, lack = (x_role, y_role) if x_role in roles else (y_role, x_role)
+            raise BadInputError(
+                f"{source}: has {roles[have]!r} but no {lack!r} to go with it; found: {found}"
+            )
+        return x_role in roles
+
+    if pair("x_train", "y_train"):
+        keys = {"x_train": roles["x_train"], "y_train": roles["y_train"]}
+        if pair("x_val", "y_val"):
+            return NpzLayout("split", {**keys, "x_val": roles["x_val"], "y_val": roles["y_val"]})
+        if pair("x_test", "y_test"):
+            if val_split is not None:
+                return NpzLayout(
+                    "train-only",
+                    keys,
+                    note=f"{roles['x_test']!r}/{roles['y_test']!r} left unused (held out)",
+                )
+            return NpzLayout(
+                "split",
+                {**keys, "x_val": roles["x_test"], "y_val": roles["y_test"]},
+                note=f"no validation arrays: {roles['x_test']!r}/{roles['y_test']!r}"
+                " serve as the validation split",
+            )
+        return NpzLayout("train-only", keys)
+    if pair("x", "y"):
+        return NpzLayout("whole", {"x": roles["x"], "y": roles["y"]})
+    raise BadInputError(
+        f"{source}: expected arrays x_train, y_train, x_val, y_val (or x, y with --val-split);"
+        f" found: {found}"
+    )
+
+
+def load_npz(spec: DataSpec) -> DataBundle:
+    """Read the arrays, convert them (features float32, labels int64/float32) and split."""
+    path = Path(spec.source)
+    layout = read_layout(path, spec.source, spec.val_split)
+    try:
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
+            raw = {role: _read(archive, key, spec.source) for role, key in layout.keys.items()}
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise CorruptFileError(f"{spec.source}: the archive is damaged ({exc})") from exc
+    notes = (layout.note,) if layout.note else ()
+    if layout.kind == "split":
+        x_train, x_val = raw["x_train"], raw["x_val"]
+        source_dtype = str(x_train.dtype)
+        check_lengths(x_train, raw["y_train"], spec.source, "training")
+        check_lengths(x_val, raw["y_val"], spec.source, "validation")
+        y_train, y_val, class_names = labels_pair(
+            raw["y_train"],
+            raw["y_val"],
+            spec.source,
+            (_name(layout, "y_train"), _name(layout, "y_val")),
+        )
+        train = ArraySplit(as_features(x_train, spec.source, _name(layout, "x_train")), y_train)
+        val = ArraySplit(as_features(x_val, spec.source, _name(layout, "x_val")), y_val)
+    else:
+        x_role, y_role = ("x_train", "y_train") if layout.kind == "train-only" else ("x", "y")
+        x_all = raw[x_role]
+        source_dtype = str(x_all.dtype)
+        check_lengths(x_all, raw[y_role], spec.source, "whole")
+        y_all, _, class_names = labels_pair(
+            raw[y_role], None, spec.source, (_name(layout, y_role),) * 2
+        )
+        if spec.val_split is None:  # parse_data_spec requires it; a direct caller may not
+            raise BadInputError(
+                f"{spec.source}: has no validation arrays; give --val-split (e.g. 0.2)"
+            )
+        train, val = split_arrays(
+            as_features(x_all, spec.source, _name(layout, x_role)),
+            y_all,
+            spec.val_split,
+            spec.seed,
+            spec.source,
+        )
+        notes = (
+            *notes,
+            f"validation split: {len(val)} of {len(train) + len(val)} samples"
+            f" (--val-split {spec.val_split}, seed {spec.seed})",
+        )
+    return DataBundle(
+        train=train,
+        val=val,
+        format="npz",
+        source=spec.source,
+        class_names=class_names,
+        notes=notes,
+        source_dtype=source_dtype,
+    )
+
+
+def _name(layout: NpzLayout, role: str) -> str:
+    return f"array {layout.keys[role]!r}"
+
+
+def _read(archive: np.lib.npyio.NpzFile, key: str, source: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise BadInputError(
+                f"{source}: array {key!r} is a pickled object array; plateau-cli never unpickles"
+                " data (it can run code). Save it as numbers, e.g."
+                f" numpy.savez(..., {key}=numpy.asarray({key}, dtype='float32'))"
+            ) from exc
+        raise CorruptFileError(f"{source}: array {key!r} cannot be read ({exc})") from exc

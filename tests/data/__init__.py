@@ -1,0 +1,1 @@
+"""Tests of plateau_cli.data: readers, fit checks, health checks."""
