@@ -86,7 +86,9 @@ class NumpyHandle(ModelHandle):
         return IOSpec((self.w.shape[0],), self.w.shape[1], "softmax", Task.CLASSIFICATION)
 
     def check_data(self, data: DataBundle) -> None:
-        return None
+        from plateau_cli.data import check_fit
+
+        check_fit(data, self.io_spec())
 
     def prepare(self, data: DataBundle, batch_size: int, seed: int) -> Prepared:
         return Prepared(data.train, data.val, batch_size, np.random.default_rng(seed))
