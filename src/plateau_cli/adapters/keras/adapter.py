@@ -1,0 +1,32 @@
+"""`KerasAdapter`: opens `.keras` and legacy `.h5` checkpoints (registry name "keras")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import keras
+import tensorflow as tf
+
+from plateau_cli.adapters.base import Adapter, LoadOptions
+from plateau_cli.adapters.keras import loading
+from plateau_cli.adapters.keras.handle import KerasHandle
+
+
+class KerasAdapter(Adapter):
+    name: ClassVar[str] = "keras"
+
+    def load(self, path: Path, fmt: str, options: LoadOptions) -> KerasHandle:
+        path = Path(path)
+        return KerasHandle(path, fmt, loading.load(path, fmt, options))
+
+    @staticmethod
+    def seed(seed: int) -> None:
+        """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic.
+
+        `enable_op_determinism` makes ops that would sum in a thread-dependent order pick a
+        fixed order, so a CPU re-run gives identical numbers. It is process-wide and cannot be
+        turned off again, which suits a command-line run.
+        """
+        keras.utils.set_random_seed(int(seed))
+        tf.config.experimental.enable_op_determinism()
