@@ -429,7 +429,11 @@ def resume(
 
     console = stderr_console()
     observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
-    report = run_resume(request, observer, strategy=chosen)
+    try:
+        report = run_resume(request, observer, strategy=chosen)
+    finally:
+        if isinstance(observer, RichObserver):
+            observer.close()
     if json_output:
         from plateau_cli.report.json_report import to_json
 

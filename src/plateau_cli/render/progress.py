@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.status import Status
 
 from plateau_cli.names import is_validation
 from plateau_cli.observer import Level, Observer
@@ -28,19 +29,39 @@ class RichObserver(Observer):
         self._steps: int | None = None
         self._total_epochs = 0
         self._lr: float | None = None
+        self._status: Status | None = None
 
     def on_message(self, level: Level, text: str) -> None:
         if self.quiet and level is not Level.WARNING:
             return
+        self._stop_status()
         style = "warning" if level is Level.WARNING else "info"
         prefix = "warning: " if level is Level.WARNING else ""
         self.console.print(f"[{style}]{prefix}[/{style}]{_escape(text)}", soft_wrap=True)
 
     def on_phase(self, text: str) -> None:
-        if not self.quiet:
-            self.console.print(f"[muted]{_escape(text)}…[/muted]", soft_wrap=True)
+        """A transient spinner on a terminal; nothing elsewhere, so a CI log that ends in an
+        error holds exactly that one error line."""
+        if not self.live:
+            return
+        if self._status is None:
+            self._status = self.console.status(f"{_escape(text)}…")
+            self._status.start()
+        else:
+            self._status.update(f"{_escape(text)}…")
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def close(self) -> None:
+        """Leave the terminal clean (the CLI calls this whatever happened)."""
+        self._stop_status()
+        self.on_train_end()
 
     def on_train_begin(self, total_epochs: int, steps_per_epoch: int | None) -> None:
+        self._stop_status()
         self._total_epochs = total_epochs
         self._steps = steps_per_epoch
         if self.live:
