@@ -132,6 +132,9 @@ LOAD_PANEL = "Loading the checkpoint"
 TRAIN_PANEL = "Training"
 DATA_PANEL = "Data"
 LR_PANEL = "lr-decay options"
+WIDEN_PANEL = "widen options"
+UNFREEZE_PANEL = "unfreeze options"
+AUGMENT_PANEL = "augment options"
 
 
 def _load_options(
@@ -240,7 +243,9 @@ def resume(
     ],
     strategy: Annotated[
         str,
-        typer.Option(help="The change to make: lr-decay.", show_default=False),
+        typer.Option(
+            help="The change to make: lr-decay, augment, widen or unfreeze.", show_default=False
+        ),
     ],
     data: Annotated[
         str,
@@ -378,6 +383,94 @@ def resume(
             rich_help_panel=LR_PANEL,
         ),
     ] = None,
+    units: Annotated[
+        int | None,
+        typer.Option(
+            help="widen: the layer's new width (instead of --factor).", rich_help_panel=WIDEN_PANEL
+        ),
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            help="widen: the layer to grow (default: the narrowest hidden layer).",
+            rich_help_panel=WIDEN_PANEL,
+        ),
+    ] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="widen: how new units start: zero, net2net or random (see --help of widen).",
+            rich_help_panel=WIDEN_PANEL,
+        ),
+    ] = None,
+    noise: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "widen: symmetry-breaking noise for net2net copies, relative to the weights'"
+                " scale; augment: Gaussian input noise relative to each feature's spread."
+            ),
+            rich_help_panel=WIDEN_PANEL,
+        ),
+    ] = None,
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            help="unfreeze: how many frozen blocks to unfreeze from the top, or 'all'.",
+            rich_help_panel=UNFREEZE_PANEL,
+        ),
+    ] = None,
+    gradual: Annotated[
+        bool,
+        typer.Option(
+            "--gradual",
+            help="unfreeze: one more block each epoch (ULMFiT).",
+            rich_help_panel=UNFREEZE_PANEL,
+        ),
+    ] = False,
+    base_lr_mult: Annotated[
+        float | None,
+        typer.Option(
+            help="unfreeze: learning rate of unfrozen layers relative to the head's.",
+            rich_help_panel=UNFREEZE_PANEL,
+        ),
+    ] = None,
+    train_bn: Annotated[
+        bool,
+        typer.Option(
+            "--train-bn",
+            help="unfreeze: let unfrozen BatchNorm layers update.",
+            rich_help_panel=UNFREEZE_PANEL,
+        ),
+    ] = False,
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            help="augment: transforms, e.g. flip,rotate=15,shift=0.1,zoom=0.1,contrast=0.2.",
+            rich_help_panel=AUGMENT_PANEL,
+        ),
+    ] = None,
+    mixup: Annotated[
+        float | None,
+        typer.Option(
+            help="augment: mixup with this Beta(alpha, alpha).", rich_help_panel=AUGMENT_PANEL
+        ),
+    ] = None,
+    copies: Annotated[
+        int | None,
+        typer.Option(
+            help="augment: augmented passes over the training set per epoch.",
+            rich_help_panel=AUGMENT_PANEL,
+        ),
+    ] = None,
+    bake: Annotated[
+        bool,
+        typer.Option(
+            "--bake",
+            help="augment: save the augmentation layers into the model.",
+            rich_help_panel=AUGMENT_PANEL,
+        ),
+    ] = False,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -399,6 +492,18 @@ def resume(
             "cooldown": cooldown,
             "step_size": step_size,
             "gamma": gamma,
+            "units": units,
+            "layer": layer,
+            "init": init,
+            "noise": noise,
+            "layers": layers,
+            "gradual": gradual or None,
+            "base_lr_mult": base_lr_mult,
+            "train_bn": train_bn or None,
+            "augment": augment,
+            "mixup": mixup,
+            "copies": copies,
+            "bake": bake or None,
         }.items()
         if v is not None
     }

@@ -101,12 +101,13 @@ def run_resume(
     adapter.seed(request.seed)
     handle = adapter.load(request.model, sniffed.format, request.load)
     check_out_dir(out_dir, request.model, handle.checkpoint_name())
-    loaded = handle.describe()
-    if loaded.optimizer.detail:
-        observer.on_message(Level.WARNING, f"optimizer: {loaded.optimizer.detail}")
     io = handle.io_spec()
     bundle = load_data(spec, io, image_size=request.image_size)
     handle.check_data(bundle)
+    # Described after the data check: the torch adapter settles the loss from the labels there.
+    loaded = handle.describe()
+    if loaded.optimizer.detail:
+        observer.on_message(Level.WARNING, f"optimizer: {loaded.optimizer.detail}")
     health = [HealthNote(w.id, w.text, w.evidence) for w in data_health(bundle, io)]
     for note in health:
         observer.on_message(Level.WARNING, note.text)

@@ -1,0 +1,293 @@
+"""`TorchHandle`: a loaded torch model with its optimizer and loss, behind `ModelHandle`.
+
+What strategies may use besides the interface: `model`, `optimizer` (replace it with
+`set_optimizer`, saying what became of the state), `device`, and `keep_in_eval_mode(modules)`
+for BatchNorm layers that must keep their running statistics while the rest trains.
+`train_transform` receives each training batch as the model receives it: tensors on the
+device, images already NCHW for conv nets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from plateau_cli.adapters.base import (
+    EpochControl,
+    IOSpec,
+    ModelDescription,
+    ModelHandle,
+    OptimizerState,
+)
+from plateau_cli.adapters.torch import batches, probe
+from plateau_cli.adapters.torch.describe import describe_model, model_notes
+from plateau_cli.adapters.torch.layouts import Layout
+from plateau_cli.adapters.torch.losses import (
+    INDEX,
+    LossChoice,
+    canonical_loss,
+    named_loss,
+    resolve_loss,
+)
+from plateau_cli.adapters.torch.optimizer import scale_learning_rates
+from plateau_cli.adapters.torch.saving import SaveTemplate, save_checkpoint
+from plateau_cli.adapters.torch.structure import Structure, read_structure
+from plateau_cli.adapters.torch.training import Objective, evaluate, set_train_mode, train_epoch
+from plateau_cli.data.base import DataBundle, Task
+from plateau_cli.errors import DataMismatchError, UsageError
+
+_CHECKPOINT_STEMS = {"torch-checkpoint-dict": "checkpoint", "lightning-ckpt": "checkpoint"}
+_DEFAULT_SUFFIXES = {"lightning-ckpt": ".ckpt", "safetensors": ".safetensors"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    train: Any
+    val: Any
+
+
+class TorchHandle(ModelHandle):
+    framework = "torch"
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        *,
+        model: torch.nn.Module,
+        device: torch.device,
+        layout: Layout,
+        template: SaveTemplate,
+        optimizer: torch.optim.Optimizer,
+        optimizer_state: OptimizerState,
+        optimizer_detail: str | None,
+        frozen_by_checkpoint: tuple[str, ...] = (),
+        optimizer_inferred_from: str | None = None,
+        loss_option: str | None = None,
+        model_factory: str | None = None,
+        trusted_pickle: bool = False,
+        source_info: Mapping[str, Any] | None = None,
+        notes: Iterable[str] = (),
+    ) -> None:
+        super().__init__(path, fmt)
+        self.model = model
+        self.device = device
+        self.layout = layout
+        self.template = template
+        self.optimizer = optimizer
+        self.optimizer_state = optimizer_state
+        self.optimizer_detail = optimizer_detail
+        self.frozen_by_checkpoint = frozen_by_checkpoint
+        self.optimizer_inferred_from = optimizer_inferred_from
+        self.loss_option = canonical_loss(loss_option) if loss_option else None
+        self.model_factory = model_factory
+        self.trusted_pickle = trusted_pickle
+        self.source_info = dict(source_info or {})
+        self._shapes_probed = False
+        self.loss: LossChoice | None = None
+        self.layer_shapes: dict[str, tuple[int, ...]] = {}
+        self.output_tail: tuple[int, ...] | None = None
+        self.steps_by_epoch: list[int] = []
+        self._keep_eval: list[torch.nn.Module] = []
+        #: Sentences from loading (ignored options, scheduler state kept as it was...).
+        self.load_notes = list(notes)
+
+    # -- describing -------------------------------------------------------------------------
+    @property
+    def structure(self) -> Structure:
+        """Read from the layers each time: a strategy (widen) may have changed them."""
+        return read_structure(self.model)
+
+    def describe(self) -> ModelDescription:
+        if not self._shapes_probed:
+            self._shapes_probed = True
+            self._probe_shapes()
+        return describe_model(self)
+
+    def io_spec(self) -> IOSpec:
+        structure = self.structure
+        if self.loss is not None:
+            task: Task | None = self.loss.task
+        else:
+            task = named_loss(self.loss_option, structure).task if self.loss_option else None
+        return IOSpec(
+            input_shape=structure.input_shape,
+            output_units=structure.output_units,
+            output_activation=structure.output_activation,
+            task=task,
+            sparse_labels=self.loss is None or self.loss.target == INDEX,
+            channels_last=structure.channels_last,
+        )
+
+    def notes(self) -> list[str]:
+        return model_notes(self)
+
+    # -- data and training ------------------------------------------------------------------
+    def check_data(self, data: DataBundle) -> None:
+        self._ensure_loss(data)
+        from plateau_cli.data import check_fit
+
+        check_fit(data, self.io_spec())
+        self._probe(data)
+
+    def prepare(self, data: DataBundle, batch_size: int, seed: int) -> Prepared:
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1. Received: {batch_size}")
+        loss = self._ensure_loss(data)
+        if self.output_tail is None:
+            self._probe(data)
+        generator = torch.Generator().manual_seed(seed)
+        layout = self._input_layout(data)
+        if not data.is_arrays:
+            fit = batches.TargetFit(loss, layout.dtype, self.output_tail)
+            return Prepared(
+                batches.wrap_native(
+                    data.train, batch_size, self.device, generator, "training", fit
+                ),
+                batches.wrap_native(data.val, batch_size, self.device, None, "validation", fit),
+            )
+        tensors = [
+            batches.inputs_tensor(data.train.x, layout),
+            batches.targets_tensor(data.train.y, loss, layout),
+            batches.inputs_tensor(data.val.x, layout),
+            batches.targets_tensor(data.val.y, loss, layout),
+        ]
+        if batches.keep_on_device(self.device, *tensors):
+            tensors = [t.to(self.device) for t in tensors]
+        drop_single = self.structure.has_batch_norm
+        return Prepared(
+            batches.ArrayBatches(*tensors[:2], batch_size, self.device, generator, drop_single),
+            batches.ArrayBatches(*tensors[2:], batch_size, self.device),
+        )
+
+    def steps_per_epoch(self, prepared: Any) -> int | None:
+        try:
+            return len(prepared.train)
+        except TypeError:
+            return None
+
+    def evaluate(self, prepared: Any, split: str = "val") -> dict[str, float]:
+        if split not in {"train", "val"}:
+            raise ValueError(f"split must be 'train' or 'val'. Received: {split!r}")
+        source = prepared.val if split == "val" else batches.in_order(prepared.train)
+        return evaluate(self.model, source, self._objective())
+
+    def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
+        objective = self._objective()
+        for epoch in range(first_epoch, first_epoch + epochs):
+            control.on_epoch_begin(epoch)
+            set_train_mode(self.model, self._keep_eval)
+            logs, stop = train_epoch(
+                self.model,
+                self.optimizer,
+                prepared.train,
+                objective,
+                epoch=epoch,
+                control=control,
+                transform=self.train_transform,
+            )
+            self.steps_by_epoch.append(logs.batches)
+            if stop:
+                return
+            metrics = dict(logs.items())
+            val = evaluate(self.model, prepared.val, objective)
+            metrics.update({f"val_{name}": value for name, value in val.items()})
+            if control.on_epoch_end(epoch, metrics):
+                return
+
+    def keep_in_eval_mode(self, modules: Iterable[torch.nn.Module]) -> None:
+        """Keep these modules (BatchNorm of a frozen base) in inference mode while training."""
+        for module in modules:
+            if all(module is not kept for kept in self._keep_eval):
+                self._keep_eval.append(module)
+
+    # -- optimizer ----------------------------------------------------------------------------
+    def learning_rate(self) -> float | None:
+        """The first param group's rate: the head's, when a strategy added groups after it."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def set_learning_rate(self, lr: float) -> str | None:
+        """Every group scaled by the same factor, so discriminative rates keep their ratios."""
+        groups = self.optimizer.param_groups
+        before = [float(g["lr"]) for g in groups]
+        scale_learning_rates(self.optimizer, lr)
+        if len(groups) > 1 and len(set(before)) > 1:
+            after = ", ".join(f"{float(g['lr']):g}" for g in groups)
+            return f"{len(groups)} param groups scaled alike, keeping their ratios: {after}"
+        return None
+
+    def set_optimizer(
+        self, optimizer: torch.optim.Optimizer, state: OptimizerState, detail: str | None
+    ) -> None:
+        self.optimizer, self.optimizer_state, self.optimizer_detail = optimizer, state, detail
+
+    # -- weights ------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def restore(self, snapshot: Any) -> None:
+        self.model.load_state_dict(snapshot)
+
+    def checkpoint_name(self) -> str:
+        stem = _CHECKPOINT_STEMS.get(self.format, "model")
+        suffix = self.path.suffix or _DEFAULT_SUFFIXES.get(self.format, ".pt")
+        return stem + suffix
+
+    def save(self, path: Path, *, epochs_done: int) -> None:
+        # Optimizer steps actually taken (partial epochs too), as the restored `step` counts them.
+        steps = sum(self.steps_by_epoch)
+        save_checkpoint(
+            path,
+            self.template,
+            self.model,
+            self.optimizer,
+            epochs_done=epochs_done,
+            steps_done=steps,
+        )
+
+    # -- internals ----------------------------------------------------------------------------
+    def _ensure_loss(self, data: DataBundle) -> LossChoice:
+        if self.loss is None:
+            labels = probe.sample_labels(data)
+            self.loss = resolve_loss(self.loss_option, labels, self.structure)
+        return self.loss
+
+    def _objective(self) -> Objective:
+        if self.loss is None:
+            raise UsageError("no data seen yet: call check_data or prepare before training")
+        loss_fn = self.loss.build().to(self.device)
+        return Objective(loss_fn, self.loss.accuracy, self.loss.target)
+
+    def _input_layout(self, data: DataBundle | None = None) -> batches.InputLayout:
+        """Arrays as the model takes them; images a reader laid out NHWC go NCHW for convs."""
+        dtype = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), None)
+        nhwc = data is not None and data.image_layout == "NHWC"
+        return batches.InputLayout(
+            dtype=dtype or torch.float32,
+            to_channels_first=nhwc and not self.structure.channels_last,
+            integer_inputs=self.structure.integer_inputs,
+            output_tail=self.output_tail,
+        )
+
+    def _probe(self, data: DataBundle) -> None:
+        result = probe.forward_two(self, data, self._input_layout(data))
+        self.output_tail = result.output_tail
+        self.layer_shapes = result.layer_shapes
+        self._shapes_probed = True
+
+    def _probe_shapes(self) -> None:
+        structure = self.structure
+        shape = structure.input_shape
+        if shape is None or any(d is None for d in shape) or structure.integer_inputs:
+            return
+        x = np.zeros((2, *shape), dtype=np.float32)
+        try:
+            result = probe.forward_arrays(self, x, None, self._input_layout())
+        except DataMismatchError:
+            return  # a forward that needs more than the first layer tells: shapes stay unknown
+        self.layer_shapes = result.layer_shapes

@@ -1,0 +1,169 @@
+"""A forward pass on two training samples before any training: the judge of "does it fit".
+
+Torch modules declare no input shape, so the shape checks done from the layers are hints; the
+two-sample pass is definitive and cheap. It runs in eval mode under `no_grad` (no BatchNorm
+statistics move, no Dropout randomness is drawn), records each layer's output shape for
+`inspect` on the way, and turns torch's shape errors into one line that quotes the data's shape
+and the model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from plateau_cli.adapters.torch.batches import (
+    InputLayout,
+    TargetFit,
+    inputs_tensor,
+    targets_tensor,
+)
+from plateau_cli.adapters.torch.losses import LossChoice
+from plateau_cli.data.base import DataBundle
+from plateau_cli.errors import DataMismatchError
+
+if TYPE_CHECKING:
+    from plateau_cli.adapters.torch.handle import TorchHandle
+
+_SAMPLES = 2
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    output_tail: tuple[int, ...]
+    layer_shapes: dict[str, tuple[int, ...]]
+
+
+def sample_labels(data: DataBundle) -> np.ndarray:
+    """The training labels as numpy (a first batch for a DataLoader), for choosing the loss."""
+    if data.is_arrays:
+        return np.asarray(data.train.y)
+    _, labels = _first_batch(data.train)
+    return _numpy(labels)
+
+
+def forward_two(handle: TorchHandle, data: DataBundle, layout: InputLayout) -> ProbeResult:
+    if data.is_arrays:
+        x, y = data.train.x[:_SAMPLES], data.train.y[:_SAMPLES]
+    else:
+        inputs, labels = _first_batch(data.train)
+        x, y = inputs[:_SAMPLES], labels[:_SAMPLES]
+    return forward_arrays(handle, x, y, layout)
+
+
+def forward_arrays(handle: TorchHandle, x: Any, y: Any, layout: InputLayout) -> ProbeResult:
+    """Run the model on `x` (and the loss on `y` when given and the loss is known)."""
+    model = handle.model
+    fed = inputs_tensor(x, layout) if isinstance(x, np.ndarray) else x
+    fed = fed.to(handle.device)
+    shapes: dict[str, tuple[int, ...]] = {}
+    modes = {module: module.training for module in model.modules()}
+    hooks = _record_shapes(model, shapes)
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(fed)
+            if not isinstance(output, torch.Tensor):
+                raise DataMismatchError(
+                    f"the model returns a {type(output).__name__}, not a tensor; plateau-cli"
+                    " trains models whose forward returns the predictions as one tensor"
+                )
+            if y is not None and handle.loss is not None:
+                tail = tuple(int(d) for d in output.shape[1:])
+                target_layout = InputLayout(
+                    layout.dtype, layout.to_channels_first, layout.integer_inputs, tail
+                )
+                target = _targets(y, handle.loss, handle.device, target_layout)
+                _check_loss(handle.loss, handle.device, output, target, y)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise DataMismatchError(_shape_message(x, fed, handle, exc)) from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, training in modes.items():
+            module.training = training
+    return ProbeResult(tuple(int(d) for d in output.shape[1:]), shapes)
+
+
+def _targets(y: Any, loss: LossChoice, device: torch.device, layout: InputLayout) -> torch.Tensor:
+    if isinstance(y, np.ndarray):
+        return targets_tensor(y, loss, layout).to(device)
+    return TargetFit(loss, layout.dtype, layout.output_tail)(y.to(device))
+
+
+def _check_loss(
+    loss: LossChoice, device: torch.device, output: torch.Tensor, target: torch.Tensor, y: Any
+) -> None:
+    try:
+        loss.build().to(device)(output, target)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise DataMismatchError(
+            f"the labels do not fit the model's output for the {loss.name} loss: labels"
+            f" {_describe(y)} vs output of shape {tuple(output.shape)}: {_first_line(exc)}"
+            " (check the labels, or pass --loss)"
+        ) from exc
+
+
+def _record_shapes(model: torch.nn.Module, shapes: dict[str, tuple[int, ...]]) -> list[Any]:
+    if isinstance(model, torch.jit.ScriptModule):
+        return []  # TorchScript modules take no Python hooks
+
+    def recorder(name: str) -> Any:
+        def hook(module: torch.nn.Module, inputs: Any, output: Any) -> None:
+            if isinstance(output, torch.Tensor):
+                shapes[name] = tuple(int(d) for d in output.shape[1:])
+
+        return hook
+
+    return [
+        module.register_forward_hook(recorder(name))
+        for name, module in model.named_modules()
+        if any(True for _ in module.parameters(recurse=False))
+    ]
+
+
+def _shape_message(x: Any, fed: torch.Tensor, handle: TorchHandle, exc: BaseException) -> str:
+    given = tuple(int(d) for d in x.shape[1:])
+    as_fed = tuple(fed.shape[1:])
+    shown = f"{given}" if given == as_fed else f"{given} (fed to the model as {as_fed})"
+    expected = handle.structure.input_shape
+    wants = f"the model expects {_shape_text(expected)}" if expected else "the model"
+    return (
+        f"the training inputs do not fit the model: samples of shape {shown}, {wants}:"
+        f" {_first_line(exc)}"
+    )
+
+
+def _first_batch(source: Any) -> tuple[Any, Any]:
+    try:
+        batch = next(iter(source))
+    except StopIteration as exc:
+        raise DataMismatchError("the training data yields no batches") from exc
+    if not isinstance(batch, list | tuple) or len(batch) != 2:
+        raise DataMismatchError(
+            f"the training data yields {type(batch).__name__} items; expected (inputs, targets)"
+        )
+    return batch[0], batch[1]
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _describe(y: Any) -> str:
+    array = _numpy(y)
+    return f"of shape {tuple(array.shape)} ({array.dtype}, e.g. {array.ravel()[:2].tolist()})"
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
