@@ -1,0 +1,239 @@
+"""From findings to one recommendation: a resume strategy, its reason, alternatives, actions.
+
+Each finding kind has a plan (strategy, alternatives, actions), chosen from its evidence. The
+verdict's plan is the recommendation; the other findings add their strategies as alternatives
+and their actions after the verdict's own (without `stop` unless the run converged, and
+without `raise-lr` next to a strategy that lowers the learning rate).
+
+| verdict           | strategy  | alternatives       | actions                                    |
+|-------------------|-----------|--------------------|--------------------------------------------|
+| divergence        | lr-decay  |                    | restore-best (+ check-data/normalize early)|
+| no-learning       | none      |                    | check-data, normalize-inputs or            |
+|                   |           |                    | check-frozen (loss constant), raise-lr     |
+| chance-level      | none      |                    | check-data, normalize-inputs               |
+| majority-class    | none      |                    | rebalance, check-data                      |
+| overfitting       | augment   | lr-decay           | restore-best, regularize                   |
+| oscillation       | lr-decay  |                    | restore-best when the end is worse         |
+| underfitting      | widen     | lr-decay, unfreeze | check-frozen                               |
+| plateau, gap      | augment   | lr-decay           | regularize                                 |
+| plateau           | lr-decay  | widen, unfreeze    |                                            |
+| slow-convergence  | none      |                    | raise-lr (no resume strategy raises it)    |
+| converged         | none      |                    | stop                                       |
+| healthy           | none      |                    |                                            |
+
+An oscillation followed by a stall can be dead ReLU units, which no learning rate revives
+(FINDINGS.md section 2); the reason then says how to count them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from plateau_cli.diagnose.base import (
+    Action,
+    ActionId,
+    Finding,
+    FindingKind,
+    Recommendation,
+    StrategyName,
+)
+from plateau_cli.diagnose.fit_state import SMALL_GAP
+from plateau_cli.diagnose.plateau import Stall
+from plateau_cli.monitor import Monitor
+
+S = StrategyName
+DEAD_UNITS = (
+    " An oscillation followed by a plateau can also mean dead ReLU units, which no learning"
+    " rate revives: `plateau-cli inspect MODEL --data DATA` counts them."
+)
+CHECK_DATA = Action(
+    ActionId.CHECK_DATA,
+    "Check the labels and the input pipeline: labels that belong to their inputs, shuffling,"
+    " and a validation split drawn like the training data.",
+)
+NORMALIZE = Action(
+    ActionId.NORMALIZE_INPUTS,
+    "Normalise the inputs (zero mean and unit variance per feature, pixels scaled to [0, 1]):"
+    " unscaled inputs can stall or blow up training from the first epoch.",
+)
+REGULARIZE = Action(ActionId.REGULARIZE, "Regularise: dropout, weight decay or more training data.")
+CHECK_FROZEN = Action(
+    ActionId.CHECK_FROZEN,
+    "A log cannot show frozen layers: `plateau-cli inspect MODEL` lists what is trainable; a"
+    " frozen base holding the training loss up calls for --strategy unfreeze.",
+)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    strategy: StrategyName
+    reason: str
+    alternatives: tuple[StrategyName, ...] = ()
+    actions: tuple[Action, ...] = ()
+
+
+def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
+    """The recommendation for findings sorted by priority (the first is the verdict)."""
+    main = _plan(findings[0], stall)
+    kinds = {f.kind for f in findings}
+    reason = main.reason
+    oscillation = next((f for f in findings if f.kind is FindingKind.OSCILLATION), None)
+    if (
+        oscillation is not None
+        and not oscillation.evidence.get("ongoing")
+        and (stall.stalled or kinds & {FindingKind.NO_LEARNING, FindingKind.CHANCE_LEVEL})
+    ):
+        reason += DEAD_UNITS
+    alternatives = list(main.alternatives)
+    actions = list(main.actions)
+    for finding in findings[1:]:
+        plan = _plan(finding, stall)
+        if plan.strategy not in (S.NONE, main.strategy) and plan.strategy not in alternatives:
+            alternatives.append(plan.strategy)
+        for action in plan.actions:
+            if action.id is ActionId.STOP and main.strategy is not S.NONE:
+                continue
+            if action.id is ActionId.RAISE_LR and main.strategy is S.LR_DECAY:
+                continue
+            if all(a.id is not action.id for a in actions):
+                actions.append(action)
+    return Recommendation(main.strategy, reason, tuple(alternatives), tuple(actions))
+
+
+def _restore(epoch: object, metric: object, value: object) -> Action:
+    shown = f" ({metric} {value:.4g})" if isinstance(value, float) else ""
+    return Action(
+        ActionId.RESTORE_BEST,
+        f"Roll back to the checkpoint of epoch {epoch}{shown}, the best one, and resume from it.",
+    )
+
+
+def _plan(finding: Finding, stall: Stall) -> _Plan:
+    kind, ev = finding.kind, finding.evidence
+    if kind is FindingKind.DIVERGENCE:
+        actions: list[Action] = []
+        if ev.get("restore_epoch") is not None:
+            actions.append(_restore(ev["restore_epoch"], stall.metric, ev.get("restore_value")))
+        if ev.get("best_before") is None or ev.get("restore_epoch") is None:
+            actions += [CHECK_DATA, NORMALIZE]  # broken from the first epoch: look at the data
+        return _Plan(
+            S.LR_DECAY,
+            f"{finding.metric} diverged at epoch {ev.get('epoch')}: a lower learning rate, resumed"
+            " from the last good epoch, keeps the updates from blowing up.",
+            (),
+            tuple(actions),
+        )
+    if kind is FindingKind.NO_LEARNING:
+        actions = [CHECK_DATA, CHECK_FROZEN if ev.get("constant") else NORMALIZE]
+        if ev.get("improving_significantly"):
+            actions.append(_raise_lr(ev.get("slope_per_epoch")))
+        return _Plan(
+            S.NONE,
+            "Nothing was learned, so no resume strategy can help until the cause is fixed:"
+            " usually the data (labels, scaling) or an update that never reaches the weights.",
+            (),
+            tuple(actions),
+        )
+    if kind is FindingKind.CHANCE_LEVEL:
+        return _Plan(
+            S.NONE,
+            "Accuracy at chance means the inputs tell the model nothing about the labels yet:"
+            " fix the data or its scaling before spending epochs.",
+            (),
+            (CHECK_DATA, NORMALIZE),
+        )
+    if kind is FindingKind.MAJORITY_CLASS:
+        rebalance = Action(
+            ActionId.REBALANCE,
+            f"Rebalance the classes (class weights or resampling): {finding.metric} frozen at"
+            f" {ev.get('frozen_value')} is the share of the one class the model predicts.",
+        )
+        return _Plan(
+            S.NONE,
+            "The model predicts one class for everything; no resume strategy changes that until"
+            " the class balance or the labels do.",
+            (),
+            (rebalance, CHECK_DATA),
+        )
+    if kind is FindingKind.OVERFITTING:
+        return _Plan(
+            S.AUGMENT,
+            f"Validation has worsened since epoch {ev.get('best_epoch')} while training kept"
+            " improving: augmentation strong enough to lift the training loss off zero brings"
+            " back a training signal; resume from the best epoch.",
+            (S.LR_DECAY,),
+            (_restore(ev.get("best_epoch"), finding.metric, ev.get("best_value")), REGULARIZE),
+        )
+    if kind is FindingKind.OSCILLATION:
+        actions = []
+        if _end_worse_than_best(stall):
+            actions.append(_restore(stall.best_epoch, stall.metric, stall.best_value))
+        return _Plan(
+            S.LR_DECAY,
+            f"{finding.metric} swings up and down by"
+            f" {_num(ev.get('median_amplitude'))}: the learning rate is too high, and a lower"
+            " one damps the swings.",
+            (),
+            tuple(actions),
+        )
+    if kind is FindingKind.UNDERFITTING:
+        return _Plan(
+            S.WIDEN,
+            "The training loss is still high and close to validation: the model cannot fit even"
+            " its training data, so more capacity (widen, function-preserving) is the first"
+            " thing to try; a frozen base would look the same.",
+            (S.LR_DECAY, S.UNFREEZE),
+            (CHECK_FROZEN,),
+        )
+    if kind is FindingKind.PLATEAU:
+        gap = ev.get("gap_over_reference")
+        if isinstance(gap, float) and gap >= SMALL_GAP:
+            return _Plan(
+                S.AUGMENT,
+                "The model fits its training data clearly better than validation and has"
+                " stopped improving: augmentation (with regularisation) narrows that gap.",
+                (S.LR_DECAY,),
+                (REGULARIZE,),
+            )
+        return _Plan(
+            S.LR_DECAY,
+            "Stuck at a moderate loss with little gap to validation: a lower learning rate lets"
+            " it settle into the minimum it keeps stepping over.",
+            (S.WIDEN, S.UNFREEZE),
+        )
+    if kind is FindingKind.SLOW_CONVERGENCE:
+        return _Plan(
+            S.NONE,
+            "Gains are steady but tiny: the learning rate looks too low. No resume strategy"
+            " raises it (lr-decay lowers it), so continue training with a larger one.",
+            (),
+            (_raise_lr(ev.get("slope_second_half")),),
+        )
+    if kind is FindingKind.CONVERGED:
+        stop = Action(
+            ActionId.STOP,
+            f"Stop: {stall.metric} has settled (best {_num(stall.best_value)} at epoch"
+            f" {stall.best_epoch}) with a low training loss and a small gap; more epochs will"
+            " not help.",
+        )
+        return _Plan(S.NONE, "The model has converged: low training loss, small gap.", (), (stop,))
+    return _Plan(S.NONE, "Still improving: let it train; nothing to change yet.")
+
+
+def _raise_lr(slope: object) -> Action:
+    per_epoch = f" (the loss moves only {_num(slope)} per epoch)" if slope is not None else ""
+    return Action(
+        ActionId.RAISE_LR, f"Raise the learning rate, 3 to 10 times{per_epoch}, and retrain."
+    )
+
+
+def _end_worse_than_best(stall: Stall) -> bool:
+    if stall.best_value is None or stall.last_value is None:
+        return False
+    robust = Monitor.for_metric(stall.metric, min_delta=stall.effective_min_delta, mode=stall.mode)
+    return robust.is_improvement(stall.best_value, stall.last_value)
+
+
+def _num(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)

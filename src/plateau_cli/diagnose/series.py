@@ -1,0 +1,149 @@
+"""Series statistics the detectors share: smoothing, a robust slope, and a noise estimate.
+
+Training curves are short (tens of epochs) and noisy, with the odd lucky or unlucky epoch, so
+everything here is robust to single outliers: medians instead of means, Theil–Sen instead of
+least squares. numpy only; a 50-epoch log must diagnose in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: MAD -> standard deviation for Gaussian noise.
+_MAD_TO_SIGMA = 1.4826
+
+#: Width of the causal running median. A median of 3 ignores any single epoch, so an
+#: improvement counts only once a second epoch confirms it ("the improvement must hold").
+SMOOTHING_WIDTH = 3
+
+#: |t| at which a slope is called significant against the noise (about 95 % one-sided).
+SIGNIFICANT_T = 2.0
+
+_THEIL_SEN_MAX_POINTS = 400
+
+
+def rolling_median(values: np.ndarray, width: int = SMOOTHING_WIDTH) -> np.ndarray:
+    """Causal running median: element t is the median of values[t-width+1 : t+1].
+
+    Causal, so the smoothed value at epoch t uses nothing a callback could not have seen at
+    epoch t; the first epochs use the shorter windows available.
+    """
+    values = np.asarray(values, dtype=float)
+    n = values.shape[0]
+    if n == 0 or width <= 1:
+        return values.copy()
+    out = np.empty(n)
+    for t in range(min(width - 1, n)):
+        out[t] = np.median(values[: t + 1])
+    if n >= width:
+        windows = np.lib.stride_tricks.sliding_window_view(values, width)
+        out[width - 1 :] = np.median(windows, axis=1)
+    return out
+
+
+def held(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """The level each epoch's value held for two epochs: the worse of it and the next one.
+
+    Judging improvements on this series means an improvement counts only when the next
+    epoch confirms it, so a single lucky epoch never resets a wait; and unlike a causal
+    running median it dates a confirmed improvement to the epoch it happened. The last epoch
+    has nothing to confirm it yet, so it repeats the level before it (it cannot improve).
+    """
+    x = np.asarray(values, dtype=float)
+    if x.shape[0] < 2:
+        return x.copy()
+    worse = np.minimum if higher_is_better else np.maximum
+    out = np.empty_like(x)
+    out[:-1] = worse(x[:-1], x[1:])
+    out[-1] = out[-2]
+    return out
+
+
+def centered_median(values: np.ndarray, width: int = 5) -> np.ndarray:
+    """Centred running median (shrinking at the ends): the local level around each epoch."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[0]
+    half = width // 2
+    return np.array(
+        [np.median(values[max(0, t - half) : min(n, t + half + 1)]) for t in range(n)], dtype=float
+    )
+
+
+def theil_sen(values: np.ndarray, x: np.ndarray | None = None) -> float:
+    """Median of the slopes between every pair of points: one bad epoch cannot tilt it."""
+    y = np.asarray(values, dtype=float)
+    n = y.shape[0]
+    if n < 2:
+        return 0.0
+    xs = np.arange(n, dtype=float) if x is None else np.asarray(x, dtype=float)
+    if n > _THEIL_SEN_MAX_POINTS:
+        # Pairs grow as n^2: an evenly spaced subset keeps a 10,000-epoch run in milliseconds.
+        pick = np.linspace(0, n - 1, _THEIL_SEN_MAX_POINTS).round().astype(int)
+        xs, y, n = xs[pick], y[pick], _THEIL_SEN_MAX_POINTS
+    i, j = np.triu_indices(n, k=1)
+    dx = xs[j] - xs[i]
+    keep = dx != 0
+    if not keep.any():
+        return 0.0
+    return float(np.median((y[j] - y[i])[keep] / dx[keep]))
+
+
+def noise_sigma(values: np.ndarray) -> float:
+    """Epoch-to-epoch noise, robust to a trend and to single outliers.
+
+    First differences remove a smooth trend; their median is the trend's step, and the MAD
+    around it, scaled for Gaussian noise and divided by sqrt(2) (a difference holds two noise
+    draws), is the noise of one epoch.
+    """
+    y = np.asarray(values, dtype=float)
+    if y.shape[0] < 3:
+        return 0.0
+    d = np.diff(y)
+    mad = float(np.median(np.abs(d - np.median(d))))
+    return _MAD_TO_SIGMA * mad / math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A robust slope over a window, and how it compares with the noise in that window."""
+
+    slope: float
+    noise: float
+    window: int
+
+    @property
+    def stderr(self) -> float:
+        """Standard error of a least-squares slope with this noise (Theil–Sen is ~as good)."""
+        w = self.window
+        if w < 3:
+            return math.inf
+        return self.noise * math.sqrt(12.0 / (w * (w * w - 1)))
+
+    @property
+    def t(self) -> float:
+        """Slope over its standard error; 0 for a flat, noise-free window."""
+        se = self.stderr
+        if self.slope == 0:
+            return 0.0
+        if se == 0:
+            return math.copysign(math.inf, self.slope)
+        return self.slope / se
+
+    def significant(self) -> bool:
+        return abs(self.t) >= SIGNIFICANT_T
+
+
+def trend(values: np.ndarray, noise: float | None = None) -> Trend:
+    """Theil–Sen slope per epoch of `values`, judged against `noise` (else their own)."""
+    y = np.asarray(values, dtype=float)
+    sigma = noise_sigma(y) if noise is None else noise
+    return Trend(slope=theil_sen(y), noise=sigma, window=int(y.shape[0]))
+
+
+def tail_level(values: np.ndarray, width: int = SMOOTHING_WIDTH) -> float:
+    """The level at the end of a series: the median of its last `width` values."""
+    y = np.asarray(values, dtype=float)
+    return float(np.median(y[-width:])) if y.shape[0] else math.nan

@@ -1,0 +1,118 @@
+"""Run the detectors, drop the findings another one explains, and pick the verdict.
+
+Priority (the verdict is the first kind found, and findings are listed in this order):
+divergence > no-learning > chance-level > majority-class > overfitting > oscillation >
+underfitting > plateau > slow-convergence > converged > healthy.
+
+The order runs from "the run is broken" to "the run is fine": a NaN makes every other symptom
+moot; a model that learned nothing (or only the majority class) makes any talk of capacity or
+learning rate premature; overfitting is a clear diagnosis with a clear fix, ahead of the
+oscillation that may come with it; underfitting comes before a plain plateau because it is the
+more specific reading of the same stall.
+
+Explained findings are dropped: once divergence, no-learning, chance-level, majority-class or
+overfitting is found, the stall of the monitored metric is a consequence, not a second
+diagnosis, so no plateau/underfitting/converged/slow-convergence finding is added; nor is
+slow-convergence (learning rate too low) next to an oscillation (too high).
+"""
+
+from __future__ import annotations
+
+from plateau_cli.diagnose import (
+    chance_level,
+    divergence,
+    fit_state,
+    majority_class,
+    no_learning,
+    oscillation,
+    overfitting,
+    plateau,
+    slow_convergence,
+)
+from plateau_cli.diagnose.base import Finding, FindingKind, Severity
+from plateau_cli.diagnose.context import Context
+from plateau_cli.diagnose.plateau import Stall
+
+PRIORITY: tuple[FindingKind, ...] = (
+    FindingKind.DIVERGENCE,
+    FindingKind.NO_LEARNING,
+    FindingKind.CHANCE_LEVEL,
+    FindingKind.MAJORITY_CLASS,
+    FindingKind.OVERFITTING,
+    FindingKind.OSCILLATION,
+    FindingKind.UNDERFITTING,
+    FindingKind.PLATEAU,
+    FindingKind.SLOW_CONVERGENCE,
+    FindingKind.CONVERGED,
+    FindingKind.HEALTHY,
+)
+
+#: Findings that explain a stall of the monitored metric on their own.
+EXPLAINS_STALL = frozenset(
+    {
+        FindingKind.DIVERGENCE,
+        FindingKind.NO_LEARNING,
+        FindingKind.CHANCE_LEVEL,
+        FindingKind.MAJORITY_CLASS,
+        FindingKind.OVERFITTING,
+    }
+)
+
+
+def find_all(ctx: Context) -> tuple[list[Finding], Stall]:
+    """Every finding, in priority order (never empty: `healthy` when nothing else)."""
+    found = [
+        f
+        for f in (
+            divergence.detect(ctx),
+            no_learning.detect(ctx),
+            chance_level.detect(ctx),
+            majority_class.detect(ctx),
+            overfitting.detect(ctx),
+            oscillation.detect(ctx),
+        )
+        if f is not None
+    ]
+    stall = plateau.analyse(ctx)
+    kinds = {f.kind for f in found}
+    if not kinds & EXPLAINS_STALL:
+        if stall.stalled:
+            found.append(fit_state.classify(ctx, stall))
+        elif FindingKind.OSCILLATION not in kinds:
+            slow = slow_convergence.detect(ctx, stall)
+            if slow is not None:
+                found.append(slow)
+    if not found:
+        found.append(_healthy(ctx, stall))
+    found.sort(key=lambda f: PRIORITY.index(f.kind))
+    return found, stall
+
+
+def _healthy(ctx: Context, stall: Stall) -> Finding:
+    evidence = stall.evidence(ctx.patience, ctx.options.min_delta)
+    evidence["enough_epochs"] = stall.enough_epochs
+    if not stall.enough_epochs:
+        summary = (
+            f"only {stall.epochs_seen} epoch(s) of {stall.metric}: too few to judge a plateau"
+            f" (patience {ctx.patience} needs {ctx.patience + 1})"
+        )
+    elif stall.improving:
+        summary = (
+            f"{stall.metric} still improving ({stall.trend.slope:+.3g} per epoch over the last"
+            f" {stall.window} epochs, t = {stall.trend.t:.1f}); best {stall.best_value:.4g} at"
+            f" epoch {stall.best_epoch}"
+        )
+    else:
+        summary = (
+            f"{stall.metric} last improved {stall.wait} epoch(s) ago, within patience"
+            f" {ctx.patience}; best {stall.best_value:.4g} at epoch {stall.best_epoch}"
+        )
+    return Finding(
+        kind=FindingKind.HEALTHY,
+        severity=Severity.INFO,
+        metric=stall.metric,
+        epoch_start=None,
+        epoch_end=None,
+        summary=summary,
+        evidence=evidence,
+    )
