@@ -11,6 +11,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -108,6 +109,8 @@ def test_report_contract_fields(resumed):
         report["best"]["metrics"]["val_loss"] < report["baseline"]["val_loss"]
     )
     assert json.loads((out / "report.json").read_text()) == report
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
     assert "| val_loss |" in (out / "report.md").read_text()
 
 
