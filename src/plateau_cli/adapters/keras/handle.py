@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +36,7 @@ class KerasHandle(ModelHandle):
         #: Set when `set_learning_rate` replaced a LearningRateSchedule by a constant rate.
         self.schedule_replacement: optimizer.ScheduleReplacement | None = None
         self._fitting = False
+        self._save_hooks: list[Callable[[], None]] = []
 
     # -- describing -------------------------------------------------------------------------
     def describe(self) -> ModelDescription:
@@ -93,6 +95,7 @@ class KerasHandle(ModelHandle):
             self.train_transform,
             len(spec.input_shape) if spec.input_shape is not None else None,
             self._input_dtype(),
+            copies=self.train_copies,
         )
 
     def _input_dtype(self) -> str:
@@ -153,12 +156,24 @@ class KerasHandle(ModelHandle):
     def checkpoint_name(self) -> str:
         return CHECKPOINT_NAME
 
+    def add_save_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook()` once, just before the model is written.
+
+        For a strategy that trains with an arrangement Keras cannot serialise (unfreeze routes
+        each group of variables to its own optimizer): the hook puts the standard objects it
+        persists in place, so the archive loads with plain `keras.models.load_model`.
+        """
+        self._save_hooks.append(hook)
+
     def save(self, path: Path, *, epochs_done: int) -> None:
         """Write a `.keras` archive atomically (Keras v3 format also for `.h5` input).
 
         `epochs_done` has no place in a Keras archive (Keras writes metadata.json itself); the
         optimizer's `iterations`, which the archive keeps, is the step count that resumes.
         """
+        hooks, self._save_hooks = self._save_hooks, []
+        for hook in hooks:
+            hook()
         with atomic_path(Path(path), suffix=".keras") as tmp:
             with warnings.catch_warnings():
                 # A Lambda layer (loaded with --trust-pickle) warns that reloading needs

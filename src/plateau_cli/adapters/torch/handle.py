@@ -147,7 +147,13 @@ class TorchHandle(ModelHandle):
             fit = batches.TargetFit(loss, layout.dtype, self.output_tail)
             return Prepared(
                 batches.wrap_native(
-                    data.train, batch_size, self.device, generator, "training", fit
+                    data.train,
+                    batch_size,
+                    self.device,
+                    generator,
+                    "training",
+                    fit,
+                    copies=self.train_copies,
                 ),
                 batches.wrap_native(data.val, batch_size, self.device, None, "validation", fit),
             )
@@ -161,7 +167,14 @@ class TorchHandle(ModelHandle):
             tensors = [t.to(self.device) for t in tensors]
         drop_single = self.structure.has_batch_norm
         return Prepared(
-            batches.ArrayBatches(*tensors[:2], batch_size, self.device, generator, drop_single),
+            batches.ArrayBatches(
+                *tensors[:2],
+                batch_size,
+                self.device,
+                generator,
+                drop_single,
+                copies=self.train_copies,
+            ),
             batches.ArrayBatches(*tensors[2:], batch_size, self.device),
         )
 
@@ -205,6 +218,11 @@ class TorchHandle(ModelHandle):
         for module in modules:
             if all(module is not kept for kept in self._keep_eval):
                 self._keep_eval.append(module)
+
+    def release_from_eval_mode(self, modules: Iterable[torch.nn.Module]) -> None:
+        """Let these modules follow `model.train()` again (a BatchNorm unfrozen with --train-bn)."""
+        released = list(modules)
+        self._keep_eval = [m for m in self._keep_eval if all(m is not r for r in released)]
 
     # -- optimizer ----------------------------------------------------------------------------
     def learning_rate(self) -> float | None:
