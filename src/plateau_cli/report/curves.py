@@ -38,9 +38,11 @@ def write_curves(path: Path, report: ResumeReport) -> None:
         ax.grid(alpha=0.3)
     if has_lr:
         ax = axes[-1]
-        ax.plot(epochs, [r.lr for r in report.history], color="purple", marker=".")
+        rates = [r.lr for r in report.history]
+        ax.plot(epochs, rates, color="purple", marker=".")
         ax.set_ylabel("lr")
-        ax.set_yscale("log")
+        if all(r is not None and r > 0 for r in rates):  # log scale only where it can draw
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("resumed epoch")
     fig.suptitle(f"plateau-cli resume --strategy {report.strategy}", fontsize=10)
