@@ -15,7 +15,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 
 from plateau_cli import __version__
@@ -340,7 +339,11 @@ def resume(
     factor: Annotated[
         float | None,
         typer.Option(
-            help="lr-decay: multiply the rate by this (default 0.1).", rich_help_panel=LR_PANEL
+            help=(
+                "lr-decay: multiply the rate by this (default 0.1); widen: grow the layer by"
+                " this (default 2)."
+            ),
+            rich_help_panel=LR_PANEL,
         ),
     ] = None,
     schedule: Annotated[
@@ -399,7 +402,10 @@ def resume(
     init: Annotated[
         str | None,
         typer.Option(
-            help="widen: how new units start: zero, net2net or random (see --help of widen).",
+            help=(
+                "widen: how new units start: zero-out (random in, zero out: keeps the outputs;"
+                " default), net2net (copies) or random (re-initialised, for comparison)."
+            ),
             rich_help_panel=WIDEN_PANEL,
         ),
     ] = None,
@@ -408,7 +414,8 @@ def resume(
         typer.Option(
             help=(
                 "widen: symmetry-breaking noise for net2net copies, relative to the weights'"
-                " scale; augment: Gaussian input noise relative to each feature's spread."
+                " scale; augment: Gaussian input noise, times each feature's spread (default 1"
+                " for vector inputs)."
             ),
             rich_help_panel=WIDEN_PANEL,
         ),
@@ -416,7 +423,10 @@ def resume(
     layers: Annotated[
         str | None,
         typer.Option(
-            help="unfreeze: how many frozen blocks to unfreeze from the top, or 'all'.",
+            help=(
+                "unfreeze: how many frozen blocks to unfreeze from the top, or 'all' (default:"
+                " the top third, at least one; with --gradual, all)."
+            ),
             rich_help_panel=UNFREEZE_PANEL,
         ),
     ] = None,
@@ -424,14 +434,14 @@ def resume(
         bool,
         typer.Option(
             "--gradual",
-            help="unfreeze: one more block each epoch (ULMFiT).",
+            help="unfreeze: start with the top block, one more each epoch (ULMFiT).",
             rich_help_panel=UNFREEZE_PANEL,
         ),
     ] = False,
     base_lr_mult: Annotated[
         float | None,
         typer.Option(
-            help="unfreeze: learning rate of unfrozen layers relative to the head's.",
+            help="unfreeze: learning rate of unfrozen layers relative to the head's (0.3).",
             rich_help_panel=UNFREEZE_PANEL,
         ),
     ] = None,
@@ -439,27 +449,37 @@ def resume(
         bool,
         typer.Option(
             "--train-bn",
-            help="unfreeze: let unfrozen BatchNorm layers update.",
+            help=(
+                "unfreeze: train the unfrozen BatchNorm layers too (default: frozen, in"
+                " inference mode)."
+            ),
             rich_help_panel=UNFREEZE_PANEL,
         ),
     ] = False,
     augment: Annotated[
         str | None,
         typer.Option(
-            help="augment: transforms, e.g. flip,rotate=15,shift=0.1,zoom=0.1,contrast=0.2.",
+            help=(
+                "augment (for an overfit model: training loss far below validation): transforms,"
+                " e.g. flip,rotate=15,shift=0.1,zoom=0.1,contrast=0.2,brightness=0.2,noise=1,"
+                "mixup=0.2; a name alone takes its default. Default: noise for vectors; rotate,"
+                "shift,zoom,contrast,brightness for images (no flip: a mirrored digit or letter"
+                " is another class)."
+            ),
             rich_help_panel=AUGMENT_PANEL,
         ),
     ] = None,
     mixup: Annotated[
         float | None,
         typer.Option(
-            help="augment: mixup with this Beta(alpha, alpha).", rich_help_panel=AUGMENT_PANEL
+            help="augment: mixup of inputs and labels, Beta(ALPHA, ALPHA) (off by default).",
+            rich_help_panel=AUGMENT_PANEL,
         ),
     ] = None,
     copies: Annotated[
         int | None,
         typer.Option(
-            help="augment: augmented passes over the training set per epoch.",
+            help="augment: augmented passes over the training set per epoch (4).",
             rich_help_panel=AUGMENT_PANEL,
         ),
     ] = None,
@@ -467,10 +487,23 @@ def resume(
         bool,
         typer.Option(
             "--bake",
-            help="augment: save the augmentation layers into the model.",
+            help=(
+                "augment, Keras: save the image augmentation layers into the model (inactive"
+                " at inference)."
+            ),
             rich_help_panel=AUGMENT_PANEL,
         ),
     ] = False,
+    lr_mult: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "augment: multiply the restored learning rate by this (0.2; 1 keeps it; --lr"
+                " sets a rate instead)."
+            ),
+            rich_help_panel=AUGMENT_PANEL,
+        ),
+    ] = None,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -504,6 +537,7 @@ def resume(
             "mixup": mixup,
             "copies": copies,
             "bake": bake or None,
+            "lr_mult": lr_mult,
         }.items()
         if v is not None
     }
@@ -562,6 +596,26 @@ def _parse_image_size(text: str | None) -> tuple[int, int] | None:
     return int(height), int(width)
 
 
+def _click_class(name: str) -> type[Exception] | None:
+    try:
+        import click
+    except ImportError:
+        return None
+    return getattr(click.exceptions, name, None)
+
+
+# typer >= 0.2x runs on its own copy of click (`typer._click`, exceptions derived from
+# `typer.TyperException`) and no longer installs click; older typer raises click's own
+# exceptions. Catching only click's let every usage error (a bad --epochs, a missing option)
+# through as an internal error with a traceback, so both families are caught.
+_USAGE_ERRORS: tuple[type[Exception], ...] = tuple(
+    cls for cls in (getattr(typer, "TyperException", None), _click_class("ClickException")) if cls
+)
+_ABORTS: tuple[type[BaseException], ...] = tuple(
+    {cls for cls in (typer.Abort, _click_class("Abort")) if cls}
+)
+
+
 def _fail(message: str, status: int) -> NoReturn:
     from plateau_cli.render.console import stderr_console
 
@@ -579,16 +633,16 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("PLATEAU_TRACEBACK"):
             raise
         _fail(_escape(exc.message), int(exc.exit_status))
-    except click.exceptions.Abort:
+    except (KeyboardInterrupt, *_ABORTS):
         # click turns KeyboardInterrupt into Abort; Ctrl-C is 130 even during start-up.
         sys.stderr.write("\ninterrupted\n")
         raise SystemExit(int(ExitStatus.INTERRUPTED)) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        raise SystemExit(int(ExitStatus.INTERRUPTED)) from None
-    except click.exceptions.ClickException as exc:
+    except _USAGE_ERRORS as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `plateau-cli` alone: show the help
+            sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
+            raise SystemExit(int(ExitStatus.BAD_INPUT)) from None
         context = exc.ctx.command_path if getattr(exc, "ctx", None) else "plateau-cli"  # type: ignore[attr-defined]
-        message = exc.format_message().replace("\n", " ")
+        message = exc.format_message().replace("\n", " ")  # type: ignore[attr-defined]
         _fail(_escape(f"{message} (see '{context} --help')"), int(ExitStatus.BAD_INPUT))
     except BrokenPipeError:
         # `plateau-cli ... | head`: the reader went away; not an error of ours.

@@ -8,6 +8,7 @@ directory with a report.json holds a complete, consistent set.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from plateau_cli.atomic import remove_stale_temporaries
@@ -54,6 +55,28 @@ def check_out_dir(out_dir: Path, model: Path, checkpoint_name: str | None = None
         raise UsageError(
             f"--out {out_dir}: would write {checkpoint_name} over the input model; choose"
             " another directory (plateau-cli never overwrites its input)"
+        )
+    _check_writable(out_dir)
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Fail before training, not after it, when the directory can never be written.
+
+    The nearest existing ancestor decides: a file there (`--out results.txt/run`) or a
+    read-only one (a read-only mount refuses even root: `access(2)` reports EROFS).
+    """
+    absolute = out_dir.absolute()
+    ancestor = next((p for p in (absolute, *absolute.parents) if p.exists()), None)
+    if ancestor is None:
+        return
+    if not ancestor.is_dir():
+        raise UsageError(
+            f"--out {out_dir}: {ancestor} is a file, so no directory can be made there"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"--out {out_dir}: {ancestor} is not writable (read-only file system or no"
+            " permission); choose another --out"
         )
 
 

@@ -118,7 +118,14 @@ def run_resume(
     baseline_val = _val_metrics(handle.evaluate(prepared, "val"))
     baseline = {**baseline_val, **handle.evaluate(prepared, "train")}
     monitor = resolve_monitor(request, baseline_val)
-    context = StrategyContext(monitor, request.epochs, request.seed, request.batch_size)
+    context = StrategyContext(
+        monitor,
+        request.epochs,
+        request.seed,
+        request.batch_size,
+        baseline=baseline,
+        lr_override=request.load.lr if "lr" not in request.strategy_options else None,
+    )
     before = []
     if request.load.lr is not None and "lr" not in request.strategy_options:
         old = handle.learning_rate()
@@ -130,7 +137,7 @@ def run_resume(
         outcome = dataclasses.replace(outcome, changes=(*before, *outcome.changes))
     for change in outcome.changes:
         observer.on_message(Level.INFO, change)
-    if handle.train_transform is not None:
+    if handle.train_transform is not None or handle.train_copies != 1:
         prepared = handle.prepare(bundle, request.batch_size, request.seed)
     after_change = _val_metrics(handle.evaluate(prepared, "val"))
 

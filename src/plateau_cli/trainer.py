@@ -64,15 +64,20 @@ class Trainer:
         guard: InterruptGuard,
         observer: Observer | None = None,
         start_value: float | None = None,
+        resumed: TrainerState | None = None,
+        best_snapshot: Any = None,
     ) -> None:
+        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`)."""
         self.handle = handle
         self.strategy = strategy
         self.monitor = monitor
         self.patience = patience
         self.guard = guard
         self.observer = observer or NullObserver()
-        self.state = TrainerState(best_value=start_value)
-        self._best_snapshot: Any = handle.snapshot()
+        self.state = resumed or TrainerState(best_value=start_value)
+        self._best_snapshot: Any = best_snapshot if best_snapshot is not None else handle.snapshot()
+        #: Weights after the last completed epoch: what an interrupted run continues from.
+        self.last_snapshot: Any = None
         self._epoch_lr: float | None = None
 
     # -- the run --------------------------------------------------------------------------------
@@ -126,6 +131,7 @@ class Trainer:
             return True
         metrics = {k: float(v) for k, v in logs.items()}
         self.state.records.append(EpochRecord(epoch, self._epoch_lr, metrics))
+        self.last_snapshot = self.handle.snapshot()
         self.observer.on_epoch_end(epoch, metrics)
         value = metrics.get(self.monitor.metric)
         non_finite = [k for k, v in metrics.items() if not math.isfinite(v)]
@@ -165,6 +171,16 @@ class Trainer:
     def _event(self, text: str) -> None:
         self.state.events.append(text)
         self.observer.on_message(Level.INFO, text)
+
+    def restore_last(self) -> bool:
+        """Put back the weights of the last completed epoch (for a continuation checkpoint)."""
+        if self.last_snapshot is None:
+            return False
+        self.handle.restore(self.last_snapshot)
+        return True
+
+    def restore_best(self) -> None:
+        self.handle.restore(self._best_snapshot)
 
     def _restore_best(self) -> None:
         """Leave the model at its best epoch (or as it started, when no epoch beat it)."""

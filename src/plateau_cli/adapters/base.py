@@ -140,6 +140,9 @@ class ModelHandle(ABC):
         #: A framework-native function (x, y) -> (x, y) applied to every training batch, set by
         #: the augment strategy before `prepare`. Validation batches never pass through it.
         self.train_transform: Callable[[Any, Any], tuple[Any, Any]] | None = None
+        #: Passes over the training data per epoch, each reshuffled (and augmented afresh when
+        #: `train_transform` is set); set by augment's `--copies` before `prepare`.
+        self.train_copies: int = 1
 
     # -- describing -------------------------------------------------------------------------
     @abstractmethod

@@ -13,11 +13,24 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from plateau_cli.errors import BadInputError, CorruptCheckpointError, UnknownFormatError
+from plateau_cli.errors import (
+    BadInputError,
+    CorruptCheckpointError,
+    UnknownFormatError,
+    UnsafeCheckpointError,
+)
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL_2_PLUS = b"\x80"
+#: Keras' config.json and metadata.json: kilobytes for most models, a few MB for huge ones.
+MAX_JSON_MEMBER_BYTES = 64 << 20
+#: Keras and torch.save store archive members uncompressed (ratio 1); a member that inflates
+#: past the floor at more than MAX_EXPANSION:1 is a decompression bomb.
+BOMB_FLOOR_BYTES = 256 << 20
+MAX_EXPANSION = 100
+#: Stored and deflated: what Keras (zipfile) and torch.save (miniz) write.
+_COMPRESSIONS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
 
 @dataclass(frozen=True)
@@ -79,11 +92,14 @@ def _sniff_directory(path: Path) -> Sniffed:
 def _sniff_zip(path: Path) -> Sniffed:
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        # NotImplementedError: a central directory claiming an unknown zip version (fuzzing)
         raise CorruptCheckpointError(
             f"{path}: a damaged or truncated zip archive ({exc}); restore it from a good copy"
         ) from exc
+    _check_members(path, members)
+    names = [member.filename for member in members]
     if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
         return Sniffed("keras", KERAS_V3)
     stems = {name.split("/", 1)[1] if "/" in name else name for name in names}
@@ -95,6 +111,47 @@ def _sniff_zip(path: Path) -> Sniffed:
         f"{path}: a zip archive that is neither a Keras .keras file (no config.json) nor a"
         " torch.save archive (no data.pkl)"
     )
+
+
+def _check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives no framework writes, before anything reads or extracts a member.
+
+    Keras extracts a .keras archive into a temporary directory when it holds assets, and reads
+    config.json into memory whole (its own bomb guard starts at 4 GiB); our archive reader
+    reads config.json first. Member names that climb out of a directory and members that
+    inflate a thousandfold are the two ways a crafted archive turns that into harm; members
+    encrypted or compressed in a way no checkpoint writer uses would only fail later, deep inside
+    a framework, with an exception nobody translates (found by fuzzing).
+    """
+    for member in members:
+        name = member.filename
+        if member.flag_bits & 0x1:
+            raise CorruptCheckpointError(
+                f"{path}: archive member {name!r} is encrypted; Keras and torch.save never"
+                " encrypt: the file is damaged or not a checkpoint"
+            )
+        if member.compress_type not in _COMPRESSIONS:
+            raise CorruptCheckpointError(
+                f"{path}: archive member {name!r} uses compression method"
+                f" {member.compress_type}, which Keras and torch.save never write: the file is"
+                " damaged or not a checkpoint"
+            )
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or name[1:2] == ":":
+            raise UnsafeCheckpointError(
+                f"{path}: archive member {name!r} points outside the archive (an absolute path"
+                " or '..'); neither Keras nor torch.save writes such names, so the file was"
+                " crafted or damaged: refusing to open it"
+            )
+        expanded = member.file_size > MAX_EXPANSION * max(member.compress_size, 1)
+        if (
+            name in ("config.json", "metadata.json") and member.file_size > MAX_JSON_MEMBER_BYTES
+        ) or (member.file_size > BOMB_FLOOR_BYTES and expanded):
+            raise UnsafeCheckpointError(
+                f"{path}: archive member {name!r} declares {member.file_size:,} bytes stored in"
+                f" {member.compress_size:,}; that is a decompression bomb, not a checkpoint:"
+                " refusing to open it"
+            )
 
 
 def _looks_like_safetensors(path: Path, head: bytes) -> bool:

@@ -60,6 +60,8 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
             "details": _jsonable(o.details),
         },
         "changes": list(o.changes) + list(report.events),
+        #: The part of `changes` made during training (schedule steps, unfreezing stages).
+        "events": list(report.events),
         "optimizer": {
             "name": opt.name,
             "loaded_state": opt.state.value,

@@ -1,7 +1,15 @@
-"""Write every artefact of a resume, in an order that keeps the directory consistent."""
+"""Write every artefact of a resume, in an order that keeps the directory consistent.
+
+The checkpoint comes first and report.json last, and a report.json left by an earlier run in
+the same --out is removed before the new checkpoint replaces the one it describes: whatever
+stops the writing (a kill, a full disk), a directory that holds a report.json holds the
+checkpoint that report describes. When writing fails (OutputError, exit 2), a directory this
+run created and left empty is removed, and the message says which complete files were written.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -9,6 +17,7 @@ from pathlib import Path
 
 from plateau_cli.adapters.base import ModelHandle
 from plateau_cli.atomic import write_text
+from plateau_cli.errors import OutputError
 from plateau_cli.interrupt import signals_ignored
 from plateau_cli.outputs import (
     CURVES_PNG,
@@ -30,18 +39,45 @@ def write_artefacts(
 ) -> ResumeReport:
     """Checkpoint first, report.json last; Ctrl-C cannot cut this in half."""
     with signals_ignored():
-        ensure_out_dir(out_dir)
-        checkpoint = out_dir / handle.checkpoint_name()
-        handle.save(checkpoint, epochs_done=len(report.history))
-        report = dataclasses.replace(
-            report,
-            output=FileRef(checkpoint, sha256_of(checkpoint), handle.format),
-            duration_s=time.monotonic() - started,
-        )
-        write_history_csv(out_dir / HISTORY_CSV, report.history)
-        write_curves(out_dir / CURVES_PNG, report)
-        write_markdown(out_dir / REPORT_MD, report)
-        write_text(
-            out_dir / REPORT_JSON, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n"
-        )
+        created = not out_dir.exists()
+        written: list[str] = []
+        try:
+            return _write(report, handle, out_dir, started, written)
+        except OutputError as exc:
+            if created and not written:
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()  # only if empty: nothing of ours, nothing of anyone's
+            if not written:
+                raise
+            raise OutputError(
+                f"{exc.message}; complete so far in {out_dir}: {', '.join(written)}"
+                f" (no {REPORT_JSON})"
+            ) from exc
+
+
+def _write(
+    report: ResumeReport, handle: ModelHandle, out_dir: Path, started: float, written: list[str]
+) -> ResumeReport:
+    ensure_out_dir(out_dir)
+    try:
+        (out_dir / REPORT_JSON).unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot replace {out_dir / REPORT_JSON}: {exc.strerror or exc}; choose another --out"
+        ) from exc
+    checkpoint = out_dir / handle.checkpoint_name()
+    handle.save(checkpoint, epochs_done=len(report.history))
+    written.append(checkpoint.name)
+    report = dataclasses.replace(
+        report,
+        output=FileRef(checkpoint, sha256_of(checkpoint), handle.format),
+        duration_s=time.monotonic() - started,
+    )
+    write_history_csv(out_dir / HISTORY_CSV, report.history)
+    written.append(HISTORY_CSV)
+    write_curves(out_dir / CURVES_PNG, report)
+    written.append(CURVES_PNG)
+    write_markdown(out_dir / REPORT_MD, report)
+    written.append(REPORT_MD)
+    write_text(out_dir / REPORT_JSON, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n")
     return report

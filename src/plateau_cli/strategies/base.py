@@ -26,6 +26,12 @@ class StrategyContext:
     epochs: int
     seed: int
     batch_size: int
+    #: The loaded model's metrics before any change: training (`loss`) and validation
+    #: (`val_loss`), as the report's `baseline` (augment compares its training loss with them).
+    baseline: Mapping[str, float] = field(default_factory=dict)
+    #: The rate the user set with --lr, already applied before `apply`: a strategy that would
+    #: change the rate itself (augment's --lr-mult) leaves it alone. None: the restored rate.
+    lr_override: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,26 @@ class Strategy(ABC):
 
     def on_epoch_end(self, handle: ModelHandle, epoch: int, logs: Mapping[str, float]) -> list[str]:
         """Reactions to the finished epoch (the `plateau` lr schedule)."""
+        return []
+
+    def continuation_state(self) -> dict[str, Any]:
+        """What `reattach` needs to pick this strategy up again in a continued run (JSON-able)."""
+        return {}
+
+    def reattach(
+        self,
+        handle: ModelHandle,
+        data: DataBundle,
+        context: StrategyContext,
+        state: Mapping[str, Any],
+        epochs_done: int,
+    ) -> list[str]:
+        """Re-establish, on a model reloaded from a continuation checkpoint, what the checkpoint
+        cannot hold (a data transform, per-group rates, a schedule's position), without making
+        the change a second time. Returns what was re-established, in words.
+
+        Strategies whose whole effect lives in the saved checkpoint need do nothing.
+        """
         return []
 
     @property

@@ -48,7 +48,7 @@ from plateau_cli.adapters.keras.compiling import (
     repair_legacy_metrics,
     replace_compile_choices,
 )
-from plateau_cli.adapters.keras.translate import translating, unsafe_message
+from plateau_cli.adapters.keras.translate import reading_hdf5, translating, unsafe_message
 from plateau_cli.adapters.sniff import KERAS_V3
 from plateau_cli.errors import CorruptCheckpointError, UnsafeCheckpointError
 
@@ -78,7 +78,8 @@ class Loaded:
 
 def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     """Build the model with its compile state; raise PlateauErrors for files that cannot load."""
-    facts = read_facts(path, fmt)
+    with reading_hdf5(path):
+        facts = read_facts(path, fmt)
     if facts.code_objects and not options.trust_pickle:
         raise UnsafeCheckpointError(unsafe_message(path, facts.code_objects))
     state, detail = OptimizerState.ABSENT, None
@@ -88,7 +89,8 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
                 keras_path, compile=facts.compiled, safe_mode=not options.trust_pickle
             )
         if facts.compiled and fmt != KERAS_V3:
-            state, detail = _repair_h5_optimizer(model, path, facts)
+            with translating(path, facts):  # it reads the HDF5 file again
+                state, detail = _repair_h5_optimizer(model, path, facts)
         elif facts.compiled:
             state, detail = _v3_state(model, facts, captured.messages())
         messages = captured.messages()

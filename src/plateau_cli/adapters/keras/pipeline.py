@@ -11,6 +11,13 @@ Measured with TF 2.21: inside a tf.data map, a stateful random op (`tf.random.no
 global seed set) restarts its stream with every new iterator, i.e. every epoch, so it draws the
 same noise each epoch. A transform should draw from a `tf.random.Generator` (its state is a
 variable that survives iterators): different noise each epoch, identical on a seeded re-run.
+The transform is mapped in order (no `num_parallel_calls`): with parallel calls the batches
+take their draws from that shared state in whatever order the threads run, and three runs with
+the same seed gave three different augmentations (measured; `deterministic=True` orders only
+the outputs). Prefetching still overlaps it with training.
+
+`copies` (augment's `--copies`) makes one epoch that many passes over the training arrays,
+each reshuffled; evaluation passes and validation stay single and in order.
 """
 
 from __future__ import annotations
@@ -47,28 +54,29 @@ def prepare(
     transform: Transform | None,
     input_rank: int | None,
     input_dtype: str,
+    copies: int = 1,
 ) -> Prepared:
     if data.is_arrays:
         cast = _feature_dtype(data.train.x, input_dtype)
         x_train, y_train = tf.convert_to_tensor(data.train.x), tf.convert_to_tensor(data.train.y)
         x_val, y_val = tf.convert_to_tensor(data.val.x), tf.convert_to_tensor(data.val.y)
-        train = _batches(x_train, y_train, batch_size, seed, cast)
+        train = _batches(x_train, y_train, batch_size, seed, cast, copies)
         if transform is not None:
-            train = train.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            train = train.map(transform)  # in order: see the module docstring
         in_order = _batches(x_train, y_train, batch_size, None, cast)
         return Prepared(
             train=train.prefetch(tf.data.AUTOTUNE),
             val=_batches(x_val, y_val, batch_size, None, cast).prefetch(tf.data.AUTOTUNE),
             train_eval=in_order.prefetch(tf.data.AUTOTUNE),
-            steps=-(-len(data.train) // batch_size),
+            steps=-(-len(data.train) * copies // batch_size),
             batch_size=batch_size,
         )
     train = _batched(data.train, batch_size, input_rank, data.source, "training")
     val = _batched(data.val, batch_size, input_rank, data.source, "validation")
-    transformed = train
+    transformed = train.repeat(copies) if copies > 1 else train
     if transform is not None:
-        transformed = train.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    cardinality = int(train.cardinality())
+        transformed = transformed.map(transform)  # in order: see the module docstring
+    cardinality = int(transformed.cardinality())
     return Prepared(
         train=transformed,
         val=val,
@@ -89,12 +97,19 @@ def _feature_dtype(x: np.ndarray, input_dtype: str) -> tf.DType | None:
 
 
 def _batches(
-    x: tf.Tensor, y: tf.Tensor, batch_size: int, seed: int | None, cast: tf.DType | None
+    x: tf.Tensor,
+    y: tf.Tensor,
+    batch_size: int,
+    seed: int | None,
+    cast: tf.DType | None,
+    copies: int = 1,
 ) -> tf.data.Dataset:
     n = int(x.shape[0])
     indices = tf.data.Dataset.range(n)
     if seed is not None:
         indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if copies > 1:
+        indices = indices.repeat(copies)  # each pass reshuffled
     indices = indices.batch(batch_size)
     whole = tf.data.Dataset.from_tensors((x, y)).repeat()
 

@@ -48,6 +48,8 @@ _CONFIG = (
     "required positional argument",
     "is incompatible with the layer",
     "no model config found",
+    "unknown `config`",  # a config entry whose keys were damaged ("cqass_name")
+    "error when deserializing",
 )
 #: Text of errors raised when the stored weights do not fit the architecture.
 _WEIGHTS = (
@@ -63,6 +65,8 @@ _UNSAFE = ("requested the deserialization of a", "safe_mode=false")
 #: Keras appends generic advice after the cause; the one-line message keeps only the cause.
 _ADVICE = (". Please ", ". Make sure", ". If you trust", ". See https://", ". This carries")
 _CHAIN_LIMIT = 32
+#: What h5py raises on damaged HDF5 data, besides OSError (see `reading_hdf5`).
+_H5PY_ERRORS: tuple[type[Exception], ...] = (RuntimeError, KeyError, ValueError, TypeError)
 
 
 def unsafe_message(path: Path, owners: tuple[str, ...] | list[str]) -> str:
@@ -97,11 +101,43 @@ def translating(path: Path, facts: FileFacts) -> Iterator[None]:
             f"{path}: cannot read the HDF5 data ({first_line(exc)}); the file is damaged or"
             " truncated: restore it from a good copy"
         ) from exc
-    except (TypeError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
-        error = translate(exc, path, facts)
+    except (*_H5PY_ERRORS, AttributeError, NotImplementedError) as exc:
+        if raised_by_h5py(exc):
+            raise CorruptCheckpointError(_hdf5_message(path, exc)) from exc
+        error = None if isinstance(exc, RuntimeError) else translate(exc, path, facts)
         if error is None:
             raise
         raise error from exc
+
+
+@contextlib.contextmanager
+def reading_hdf5(path: Path) -> Iterator[None]:
+    """HDF5 reports a damaged file as RuntimeError, KeyError or ValueError ("Unable to
+    synchronously open object (bad object header version number)", "Insufficient precision in
+    available types"), not OSError: found by fuzzing .h5 files."""
+    try:
+        yield
+    except _H5PY_ERRORS as exc:
+        if not raised_by_h5py(exc):
+            raise
+        raise CorruptCheckpointError(_hdf5_message(path, exc)) from exc
+
+
+def _hdf5_message(path: Path, exc: BaseException) -> str:
+    return (
+        f"{path}: cannot read the HDF5 data ({first_line(exc).strip(chr(39))}); the file is"
+        " damaged or truncated: restore it from a good copy"
+    )
+
+
+def raised_by_h5py(exc: BaseException) -> bool:
+    """Whether the innermost frame of the exception's traceback is h5py's (reading the file)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] == "h5py"
 
 
 def translate(exc: BaseException, path: Path, facts: FileFacts) -> PlateauError | None:
@@ -139,6 +175,12 @@ def translate(exc: BaseException, path: Path, facts: FileFacts) -> PlateauError 
             f" {installed}"
         )
     wrote = f"Keras {facts.keras_version}" if facts.keras_version else "an unknown Keras"
+    if isinstance(exc, KeyError) and not deserialise:
+        # Keras looked up a weight or group the configuration implies and the file lacks it.
+        return CorruptCheckpointError(
+            f"{path}: the file lacks an entry its own configuration needs ({detail}); the file"
+            " is damaged or was assembled from parts of different models"
+        )
     if unknown:
         return CorruptCheckpointError(
             f"{path}: Keras {installed} cannot rebuild this model (written by {wrote}): {detail}."

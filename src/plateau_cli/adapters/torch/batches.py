@@ -46,6 +46,7 @@ class ArrayBatches:
         device: torch.device,
         generator: torch.Generator | None = None,
         drop_single: bool = False,
+        copies: int = 1,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
@@ -53,10 +54,13 @@ class ArrayBatches:
         self.generator = generator
         #: BatchNorm cannot train on a batch of one sample: drop such a trailing batch.
         self.drop_single = drop_single
+        #: Passes over the data per iteration (augment's --copies), each with its own shuffle.
+        self.copies = copies
 
     @property
     def samples(self) -> int:
-        return int(self.x.shape[0])
+        """Samples per iteration: every pass counted."""
+        return int(self.x.shape[0]) * self.copies
 
     def __len__(self) -> int:
         full, rest = divmod(self.samples, self.batch_size)
@@ -67,12 +71,19 @@ class ArrayBatches:
         n, size = self.samples, self.batch_size
         stop = n - 1 if self.drop_single and n % size == 1 and n > 1 else n
         move = self.x.device != self.device
-        if self.generator is None:
+        rows = int(self.x.shape[0])
+        if self.generator is None and self.copies == 1:
             for start in range(0, stop, size):
                 xb, yb = self.x[start : start + size], self.y[start : start + size]
                 yield (_to(xb, self.device), _to(yb, self.device)) if move else (xb, yb)
             return
-        order = torch.randperm(n, generator=self.generator)
+        passes = [
+            torch.randperm(rows, generator=self.generator)
+            if self.generator is not None
+            else torch.arange(rows)
+            for _ in range(self.copies)
+        ]
+        order = torch.cat(passes)
         if not move and self.x.device.type != "cpu":
             order = order.to(self.x.device)
         for start in range(0, stop, size):
@@ -85,19 +96,26 @@ class LoaderBatches:
     """A user's DataLoader (or any iterable of (inputs, targets)), moved to the device."""
 
     def __init__(
-        self, loader: Any, device: torch.device, what: str, targets: TargetFit | None = None
+        self,
+        loader: Any,
+        device: torch.device,
+        what: str,
+        targets: TargetFit | None = None,
+        copies: int = 1,
     ) -> None:
         self.loader = loader
         self.device = device
         self.what = what
         self.targets = targets
         self.batch_size = getattr(loader, "batch_size", None)
+        #: Passes over the loader per iteration (augment's --copies).
+        self.copies = copies
 
     def __len__(self) -> int:
-        return len(self.loader)
+        return len(self.loader) * self.copies
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        for item in self.loader:
+        for item in (item for _ in range(self.copies) for item in self.loader):
             if not isinstance(item, list | tuple) or len(item) != 2:
                 raise DataMismatchError(
                     f"the {self.what} data yields {type(item).__name__} items; expected"
@@ -140,6 +158,7 @@ def wrap_native(
     generator: torch.Generator | None,
     what: str,
     targets: TargetFit | None = None,
+    copies: int = 1,
 ) -> LoaderBatches:
     """A DataLoader passes through; a map-style Dataset gets a DataLoader of `batch_size`."""
     from torch.utils.data import DataLoader, Dataset
@@ -153,7 +172,7 @@ def wrap_native(
             f"the {what} data is a {type(source).__name__}; expected numpy arrays, a torch"
             " DataLoader or a Dataset"
         )
-    return LoaderBatches(source, device, what, targets)
+    return LoaderBatches(source, device, what, targets, copies)
 
 
 def in_order(train: Any) -> Any:

@@ -22,8 +22,24 @@ import torch
 from plateau_cli.adapters.torch.unsafe import refusal_message, unsafe_globals
 from plateau_cli.errors import BadInputError, CorruptCheckpointError, UnsafeCheckpointError
 
-#: What torch.load raises on truncated or damaged files (struct.error: a short read).
-_UNREADABLE = (RuntimeError, EOFError, ValueError, KeyError, IndexError, OSError, struct.error)
+#: What torch.load raises on truncated or damaged files (struct.error: a short read). Fuzzing
+#: found the rest: a legacy file whose storage keys were altered fails an `assert` in torch's
+#: reader, a bent reduce call a TypeError, a zip "version 8.8" a NotImplementedError.
+_UNREADABLE = (
+    RuntimeError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    OSError,
+    struct.error,
+    AssertionError,
+    TypeError,
+    AttributeError,
+    NotImplementedError,
+    OverflowError,
+    MemoryError,
+)
 
 
 @dataclass(frozen=True)

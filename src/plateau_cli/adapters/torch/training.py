@@ -39,7 +39,10 @@ class Objective:
     def hits(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """How many predictions are right, as a 0-d tensor (no synchronisation)."""
         if self.accuracy == ARGMAX:
-            truth = target.argmax(1) if self.target == PROBABILITIES else target
+            # Float targets are class probabilities: the loss's own (PROBABILITIES), or soft
+            # training targets built from integer labels (augment's mixup).
+            soft = self.target == PROBABILITIES or target.is_floating_point()
+            truth = target.argmax(1) if soft else target
             return (prediction == truth).sum()
         threshold = 0.0 if self.accuracy == LOGIT else 0.5  # PROBABILITY: a sigmoid output
         return ((prediction > threshold) == (target > 0.5)).sum()

@@ -121,6 +121,41 @@ class LrDecay(Strategy):
             else None,
         )
 
+    def continuation_state(self) -> dict[str, Any]:
+        if self.schedule is None:
+            return {}
+        state: dict[str, Any] = {"lr": self.schedule.lr}
+        if isinstance(self.schedule, Plateau):
+            state |= {
+                "current": self.schedule.current,
+                "best": self.schedule.best,
+                "wait": self.schedule.wait,
+                "cooldown_counter": self.schedule.cooldown_counter,
+            }
+        return state
+
+    def reattach(
+        self,
+        handle: ModelHandle,
+        data: DataBundle,
+        context: StrategyContext,
+        state: Mapping[str, Any],
+        epochs_done: int,
+    ) -> list[str]:
+        """The decayed rate is in the checkpoint's optimizer; the schedule resumes its position."""
+        self.schedule = self.build_schedule(float(state["lr"]), context)
+        if isinstance(self.schedule, Plateau):
+            self.schedule.current = float(state["current"])
+            self.schedule.best = state["best"]
+            self.schedule.wait = int(state["wait"])
+            self.schedule.cooldown_counter = int(state["cooldown_counter"])
+        rate = self.schedule.lr_at(epochs_done + 1)
+        handle.set_learning_rate(rate)
+        return [
+            f"continued the {self.options.schedule.value} schedule at epoch {epochs_done + 1}"
+            f" (lr {rate:g})"
+        ]
+
     def on_epoch_begin(self, handle: ModelHandle, epoch: int) -> list[str]:
         if self.schedule is None or epoch == 1 or isinstance(self.schedule, (Constant, Plateau)):
             return []
