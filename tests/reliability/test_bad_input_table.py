@@ -212,13 +212,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "resume --out is the model": ([*R, *D, "--out", "{w}/good.pt"], "not a directory"),
 }
 #: Known failures, reported to the lead: the fix is outside this helper's files.
-KNOWN = {
-    "resume npz of an unknown zip version": pytest.mark.xfail(
-        strict=True,
-        reason="data/npz.py catches (OSError, ValueError, BadZipFile, EOFError) around np.load;"
-        " zipfile raises NotImplementedError for an unknown zip version or compression method",
-    ),
-}
+KNOWN: dict = {}
 
 
 @pytest.mark.torch

@@ -62,7 +62,16 @@ def read_layout(path: Path, source: str, val_split: float | None) -> NpzLayout:
                 )
             with loaded as archive:
                 files = list(archive.files)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    # zipfile raises NotImplementedError for an unknown zip version or compression method and
+    # RuntimeError for an encrypted member: a damaged or foreign file either way.
+    except (
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
         raise CorruptFileError(
             f"{source}: not a readable .npz archive ({exc}); write one with"
             " numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
@@ -129,7 +138,7 @@ def load_npz(spec: DataSpec) -> DataBundle:
     try:
         with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
             raw = {role: _read(archive, key, spec.source) for role, key in layout.keys.items()}
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
         raise CorruptFileError(f"{spec.source}: the archive is damaged ({exc})") from exc
     notes = (layout.note,) if layout.note else ()
     if layout.kind == "split":

@@ -51,7 +51,7 @@ def test_fit_reports_canonical_metrics_and_stops_when_the_control_says(mlp_file,
     handle.fit(prepared, 3, 2, mid)
     assert mid.batches[-1] == (3, 4)
     assert mid.epochs == []  # stopped inside the epoch: no epoch result
-    assert handle.steps_by_epoch == [10, 10, 5]
+    assert handle.steps_by_epoch == [10, 10, 4]  # batches count from 1: stopped after the 4th
 
 
 def test_the_running_loss_is_the_mean_over_the_epochs_batches(mlp_file, digits):
@@ -61,7 +61,7 @@ def test_the_running_loss_is_the_mean_over_the_epochs_batches(mlp_file, digits):
 
     class Recorder(Control):
         def on_batch_end(self, epoch, batch, logs):
-            seen.append(logs["loss"] * (batch + 1))
+            seen.append(logs["loss"] * batch)  # batches count from 1
             return False
 
     control = Recorder()

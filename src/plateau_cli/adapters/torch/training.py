@@ -180,7 +180,7 @@ def train_epoch(
     logs = RunningLogs(objective)
     loss_fn = objective.loss_fn
     with _out_of_memory_guard(batches):
-        for batch, pair in enumerate(batches):
+        for batch, pair in enumerate(batches, start=1):
             xb, yb = transform(*pair) if transform is not None else pair
             optimizer.zero_grad(set_to_none=True)
             output = model(xb)
