@@ -237,25 +237,43 @@ def inspect(
 
 @app.command()
 def resume(
+    ctx: typer.Context,
     model: Annotated[
-        Path, typer.Argument(help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ...")
-    ],
+        Path | None,
+        typer.Argument(
+            help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ... (not with --continue)",
+            show_default=False,
+        ),
+    ] = None,
     strategy: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="The change to make: lr-decay, augment, widen or unfreeze.", show_default=False
         ),
-    ],
+    ] = None,
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
             help=(
                 "Training data: an .npz (x_train, y_train, x_val, y_val), a CSV (with --target),"
                 " an image folder, or 'module:function' returning (train, val)."
             ),
             rich_help_panel=DATA_PANEL,
+            show_default=False,
         ),
-    ],
+    ] = None,
+    continue_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--continue",
+            help=(
+                "Go on with an interrupted run from its output directory: its last completed"
+                " epoch, its settings, its report (only --trust-pickle, --device, --json, --quiet"
+                " and --require-improvement may be given again)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     target: Annotated[
         str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
     ] = None,
@@ -460,11 +478,11 @@ def resume(
         str | None,
         typer.Option(
             help=(
-                "augment (for an overfit model: training loss far below validation): transforms,"
-                " e.g. flip,rotate=15,shift=0.1,zoom=0.1,contrast=0.2,brightness=0.2,noise=1,"
-                "mixup=0.2; a name alone takes its default. Default: noise for vectors; rotate,"
-                "shift,zoom,contrast,brightness for images (no flip: a mirrored digit or letter"
-                " is another class)."
+                "augment, for an overfit model (training loss far below validation; not for one"
+                " that underfits at a high training loss): transforms, e.g. flip,rotate=15,"
+                "shift=0.1,zoom=0.1,contrast=0.2,brightness=0.2,noise=1,mixup=0.2; a name alone"
+                " takes its default. Default: noise for vectors; rotate,shift,zoom for images (no"
+                " flip: a mirrored digit or letter is another class)."
             ),
             rich_help_panel=AUGMENT_PANEL,
         ),
@@ -512,8 +530,37 @@ def resume(
     metric did not improve, 2 for bad input, 130 when interrupted (the best checkpoint so far and
     a report marked interrupted are written).
     """
-    from plateau_cli.resume import ResumeRequest, run_resume
+    from plateau_cli.observer import NullObserver
+    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.progress import RichObserver
+    from plateau_cli.resume import ResumeRequest, continue_resume, run_resume
     from plateau_cli.strategies import build_strategy
+
+    console = stderr_console()
+    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    if continue_from is not None:
+        _check_continue_options(ctx, model)
+        try:
+            report = continue_resume(
+                continue_from,
+                observer,
+                trust_pickle=trust_pickle,
+                device=device if _given(ctx, "device") else None,
+                command_line=("plateau-cli", *sys.argv[1:]),
+            )
+        finally:
+            if isinstance(observer, RichObserver):
+                observer.close()
+        _finish_resume(report, console, json_output, quiet, require_improvement)
+        return
+    if model is None:
+        raise UsageError("missing argument MODEL (or use --continue OUT_DIR)")
+    if strategy is None:
+        raise UsageError("missing option --strategy (lr-decay, augment, widen or unfreeze)")
+    if data is None:
+        raise UsageError(
+            "missing option --data (an .npz, a CSV, an image folder or module:function)"
+        )
 
     given = {
         k: v
@@ -562,17 +609,38 @@ def resume(
         load=_load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
         command_line=("plateau-cli", *sys.argv[1:]),
     )
-    from plateau_cli.observer import NullObserver
-    from plateau_cli.render.console import stderr_console
-    from plateau_cli.render.progress import RichObserver
-
-    console = stderr_console()
-    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
     try:
         report = run_resume(request, observer, strategy=chosen)
     finally:
         if isinstance(observer, RichObserver):
             observer.close()
+    _finish_resume(report, console, json_output, quiet, require_improvement)
+
+
+#: What `--continue` accepts again; everything else comes from the interrupted run's report.
+_CONTINUE_OPTIONS = frozenset(
+    {"continue_from", "json_output", "quiet", "require_improvement", "trust_pickle", "device"}
+)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _check_continue_options(ctx: typer.Context, model: Path | None) -> None:
+    extra = [n for n in ctx.params if n not in _CONTINUE_OPTIONS and _given(ctx, n)]
+    if model is not None or extra:
+        shown = ["MODEL"] if model is not None else []
+        shown += ["--" + n.replace("_", "-") for n in extra]
+        raise UsageError(
+            f"--continue takes the run's settings from its report.json; drop {', '.join(shown)}"
+        )
+
+
+def _finish_resume(
+    report: Any, console: Any, json_output: bool, quiet: bool, require_improvement: bool
+) -> None:
     if json_output:
         from plateau_cli.report.json_report import to_json
 

@@ -21,12 +21,12 @@ from typing import Any
 from plateau_cli.adapters.base import LoadOptions, OptimizerInfo, OptimizerState
 from plateau_cli.errors import BadInputError, UsageError
 from plateau_cli.monitor import Mode, Monitor
-from plateau_cli.outputs import REPORT_JSON
+from plateau_cli.outputs import CONTINUE_DIR, REPORT_JSON
 from plateau_cli.report.model import FileRef, HealthNote
 from plateau_cli.strategies.base import StrategyOutcome
 from plateau_cli.trainer import EpochRecord, StopReason, TrainerState
 
-CONTINUE_DIR = ".continue"
+__all__ = ["CONTINUE_DIR", "Interrupted", "read_interrupted"]
 
 
 @dataclass(frozen=True)

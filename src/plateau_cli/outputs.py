@@ -18,6 +18,8 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 HISTORY_CSV = "history.csv"
 CURVES_PNG = "curves.png"
+#: An interrupted run's last completed epoch, for `resume --continue`.
+CONTINUE_DIR = ".continue"
 
 
 def sha256_of(path: Path) -> str:

@@ -17,10 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from plateau_cli import __version__
-from plateau_cli.adapters.base import LoadOptions
-from plateau_cli.adapters.sniff import sniff_checkpoint
+from plateau_cli.adapters.base import LoadOptions, ModelDescription, ModelHandle, OptimizerInfo
+from plateau_cli.adapters.sniff import Sniffed, sniff_checkpoint
+from plateau_cli.continuation import (
+    CONTINUE_DIR,
+    continuation_block,
+    health_from,
+    input_from,
+    load_options,
+    metrics_from,
+    monitor_from,
+    optimizer_from,
+    outcome_from,
+    read_interrupted,
+)
 from plateau_cli.data import data_health, load_data, parse_data_spec
-from plateau_cli.data.base import DataBundle
+from plateau_cli.data.base import DataBundle, DataSpec
 from plateau_cli.errors import UsageError
 from plateau_cli.frameworks import adapter_for
 from plateau_cli.interrupt import InterruptGuard
@@ -30,8 +42,8 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
-from plateau_cli.strategies import Strategy, StrategyContext, build_strategy
-from plateau_cli.trainer import StopReason, Trainer
+from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
+from plateau_cli.trainer import StopReason, Trainer, TrainerState
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,40 @@ def resolve_monitor(request: ResumeRequest, available: Mapping[str, float]) -> M
     return Monitor.for_metric(metric, request.min_delta)
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """Everything decided before training: what the report says about the run's start."""
+
+    request: ResumeRequest
+    strategy: Strategy
+    handle: ModelHandle
+    bundle: DataBundle
+    prepared: Any
+    framework: str
+    input: FileRef
+    optimizer: OptimizerInfo
+    monitor: Monitor
+    outcome: StrategyOutcome
+    baseline: Mapping[str, float]
+    after_change: Mapping[str, float]
+    data: Mapping[str, Any]
+    health: tuple[HealthNote, ...]
+    notes: tuple[str, ...]
+    out_dir: Path
+    started: float
+    auto: Mapping[str, Any] | None = None
+    #: Seconds an interrupted run already spent (`--continue`).
+    duration_before: float = 0.0
+
+
+def check_load_options(framework: str, options: LoadOptions) -> None:
+    if framework == "keras" and options.model_factory:
+        raise UsageError(
+            "--model-factory applies to PyTorch checkpoints only; a Keras file holds its own"
+            " architecture"
+        )
+
+
 def run_resume(
     request: ResumeRequest,
     observer: Observer | None = None,
@@ -91,40 +137,23 @@ def run_resume(
         request.data, target=request.target, val_split=request.val_split, seed=request.seed
     )
     sniffed = sniff_checkpoint(request.model)
+    check_load_options(sniffed.framework, request.load)
     out_dir = request.out or default_out_dir(request.model, strategy.name)
     check_out_dir(out_dir, request.model)
     input_sha = sha256_of(request.model)
 
     # 2. The framework, the model, the data.
-    observer.on_phase(f"loading {sniffed.framework} and {request.model.name}")
-    adapter = adapter_for(sniffed.framework)
-    adapter.seed(request.seed)
-    handle = adapter.load(request.model, sniffed.format, request.load)
+    handle, bundle, loaded, health = _open(request, request.model, sniffed, spec, observer)
     check_out_dir(out_dir, request.model, handle.checkpoint_name())
-    io = handle.io_spec()
-    bundle = load_data(spec, io, image_size=request.image_size)
-    handle.check_data(bundle)
-    # Described after the data check: the torch adapter settles the loss from the labels there.
-    loaded = handle.describe()
-    if loaded.optimizer.detail:
-        observer.on_message(Level.WARNING, f"optimizer: {loaded.optimizer.detail}")
-    health = [HealthNote(w.id, w.text, w.evidence) for w in data_health(bundle, io)]
-    for note in health:
-        observer.on_message(Level.WARNING, note.text)
 
-    # 3. Baseline, the change, training.
+    # 3. Baseline and the change.
     observer.on_phase("evaluating the baseline")
     prepared = handle.prepare(bundle, request.batch_size, request.seed)
     baseline_val = _val_metrics(handle.evaluate(prepared, "val"))
     baseline = {**baseline_val, **handle.evaluate(prepared, "train")}
     monitor = resolve_monitor(request, baseline_val)
     context = StrategyContext(
-        monitor,
-        request.epochs,
-        request.seed,
-        request.batch_size,
-        baseline=baseline,
-        lr_override=request.load.lr if "lr" not in request.strategy_options else None,
+        monitor, request.epochs, request.seed, request.batch_size, baseline=baseline
     )
     before = []
     if request.load.lr is not None and "lr" not in request.strategy_options:
@@ -140,60 +169,228 @@ def run_resume(
     if handle.train_transform is not None or handle.train_copies != 1:
         prepared = handle.prepare(bundle, request.batch_size, request.seed)
     after_change = _val_metrics(handle.evaluate(prepared, "val"))
+    setup = RunSetup(
+        request=request,
+        strategy=strategy,
+        handle=handle,
+        bundle=bundle,
+        prepared=prepared,
+        framework=sniffed.framework,
+        input=FileRef(request.model, input_sha, handle.format),
+        optimizer=loaded.optimizer,
+        monitor=monitor,
+        outcome=outcome,
+        baseline=baseline,
+        after_change=after_change,
+        data=_describe_data(bundle),
+        health=tuple(health),
+        notes=tuple(loaded.notes) + tuple(bundle.notes),
+        out_dir=out_dir,
+        started=started,
+        auto=auto,
+    )
+    # 4. Training and the artefacts.
+    return train_and_report(setup, observer)
 
+
+def _open(
+    request: ResumeRequest, path: Path, sniffed: Sniffed, spec: DataSpec, observer: Observer
+) -> tuple[ModelHandle, DataBundle, ModelDescription, list[HealthNote]]:
+    """Import the framework, load the checkpoint and the data, check they fit."""
+    observer.on_phase(f"loading {sniffed.framework} and {path.name}")
+    adapter = adapter_for(sniffed.framework)
+    adapter.seed(request.seed)
+    handle = adapter.load(path, sniffed.format, request.load)
+    io = handle.io_spec()
+    bundle = load_data(spec, io, image_size=request.image_size)
+    handle.check_data(bundle)
+    # Described after the data check: the torch adapter settles the loss from the labels there.
+    loaded = handle.describe()
+    if loaded.optimizer.detail:
+        observer.on_message(Level.WARNING, f"optimizer: {loaded.optimizer.detail}")
+    health = [HealthNote(w.id, w.text, w.evidence) for w in data_health(bundle, io)]
+    for note in health:
+        observer.on_message(Level.WARNING, note.text)
+    return handle, bundle, loaded, health
+
+
+def train_and_report(
+    setup: RunSetup,
+    observer: Observer,
+    resumed: TrainerState | None = None,
+    best_snapshot: Any = None,
+) -> ResumeReport:
+    """Train, then write every artefact. The interrupt guard stays up until the files are
+    written, so a Ctrl-C at any point after training started still ends in a saved run."""
+    request, handle, monitor = setup.request, setup.handle, setup.monitor
+    done = len(resumed.records) if resumed else 0
     with InterruptGuard() as guard:
         trainer = Trainer(
             handle,
-            strategy,
+            setup.strategy,
             monitor,
             patience=request.patience,
             guard=guard,
             observer=observer,
-            start_value=after_change.get(monitor.metric),
+            start_value=setup.after_change.get(monitor.metric),
+            resumed=resumed,
+            best_snapshot=best_snapshot,
         )
-        state = trainer.run(prepared, request.epochs)
-        output_metrics = _val_metrics(handle.evaluate(prepared, "val"))
+        state = trainer.run(setup.prepared, request.epochs - done, first_epoch=done + 1)
+        output_metrics = _val_metrics(handle.evaluate(setup.prepared, "val"))
+        records = tuple(state.records)
+        best = (
+            dict(records[state.best_epoch - 1].metrics)
+            if state.best_epoch
+            else {**setup.after_change}
+        )
+        best_value = best.get(monitor.metric)
+        improved = best_value is not None and monitor.is_improvement(
+            best_value, setup.baseline.get(monitor.metric)
+        )
+        interrupted = state.stop_reason is StopReason.INTERRUPTED
+        continuation = (
+            continuation_block(
+                f"{CONTINUE_DIR}/{handle.checkpoint_name()}", request, state, setup.strategy
+            )
+            if interrupted
+            else None
+        )
+        report = ResumeReport(
+            tool_version=__version__,
+            command_line=request.command_line,
+            framework=setup.framework,
+            input=setup.input,
+            output=None,
+            out_dir=setup.out_dir,
+            strategy=setup.strategy.name,
+            outcome=setup.outcome,
+            optimizer=setup.optimizer,
+            monitor=monitor,
+            baseline=setup.baseline,
+            after_change=setup.after_change,
+            best_epoch=state.best_epoch,
+            best=best,
+            final=dict(records[-1].metrics) if records else {},
+            output_metrics=output_metrics,
+            improved=improved,
+            epochs_requested=request.epochs,
+            history=records,
+            stopped_reason=state.stop_reason or StopReason.COMPLETED,
+            stopped_detail=state.stop_detail,
+            restored_best=state.restored_best,
+            events=tuple(state.events),
+            data=setup.data,
+            health=setup.health,
+            notes=setup.notes,
+            seed=request.seed,
+            batch_size=request.batch_size,
+            duration_s=0.0,
+            auto=setup.auto,
+            continuation=continuation,
+        )
 
-    # 4. The artefacts (signals are ignored while they are written).
-    records = tuple(state.records)
-    best = dict(records[state.best_epoch - 1].metrics) if state.best_epoch else {**after_change}
-    best_value = best.get(monitor.metric)
-    improved = best_value is not None and monitor.is_improvement(
-        best_value, baseline_val.get(monitor.metric)
+        def save_continuation(out_dir: Path) -> None:
+            """The last completed epoch's weights, for `--continue`, beside the best ones."""
+            restored = trainer.restore_last()
+            handle.save(out_dir / CONTINUE_DIR / handle.checkpoint_name(), epochs_done=len(records))
+            if restored:
+                trainer.restore_best()
+
+        return write_artefacts(
+            report,
+            handle,
+            setup.out_dir,
+            setup.started - setup.duration_before,
+            continuation=save_continuation if interrupted else None,
+        )
+
+
+def continue_resume(
+    out_dir: Path,
+    observer: Observer | None = None,
+    *,
+    trust_pickle: bool = False,
+    device: str | None = None,
+    command_line: tuple[str, ...] = (),
+) -> ResumeReport:
+    """`resume --continue OUT_DIR`: go on from an interrupted run's last completed epoch.
+
+    Nothing is done twice: the change is not applied again (the continuation checkpoint has
+    it), finished epochs are not rerun, and the final report covers the whole run.
+    """
+    started = time.monotonic()
+    observer = observer or NullObserver()
+    run = read_interrupted(out_dir)
+    req = run.request
+    request = ResumeRequest(
+        model=Path(req["model"]),
+        strategy=req["strategy"],
+        data=req["data"],
+        strategy_options=req["strategy_options"],
+        target=req["target"],
+        val_split=req["val_split"],
+        image_size=tuple(req["image_size"]) if req["image_size"] else None,  # type: ignore[arg-type]
+        epochs=int(req["epochs"]),
+        batch_size=int(req["batch_size"]),
+        monitor=req["monitor"],
+        min_delta=float(req["min_delta"]),
+        patience=req["patience"],
+        seed=int(req["seed"]),
+        out=out_dir,
+        load=load_options(req, trust_pickle, device),
+        command_line=command_line or tuple(run.doc.get("command_line", ())),
     )
-    report = ResumeReport(
-        tool_version=__version__,
-        command_line=request.command_line,
-        framework=sniffed.framework,
-        input=FileRef(request.model, input_sha, handle.format),
-        output=None,
-        out_dir=out_dir,
-        strategy=strategy.name,
-        outcome=outcome,
-        optimizer=loaded.optimizer,
+    strategy = build_strategy(request.strategy, request.strategy_options)
+    spec = parse_data_spec(
+        request.data, target=request.target, val_split=request.val_split, seed=request.seed
+    )
+    sniffed = sniff_checkpoint(run.checkpoint)
+    handle, bundle, _, _ = _open(request, run.checkpoint, sniffed, spec, observer)
+    best_path = out_dir / handle.checkpoint_name()
+    best_snapshot = (
+        adapter_for(sniffed.framework).load(best_path, sniffed.format, request.load).snapshot()
+        if best_path.exists()
+        else None
+    )
+    monitor = monitor_from(run.doc)
+    baseline = metrics_from(run.doc["baseline"])
+    done = len(run.trainer.records)
+    context = StrategyContext(
+        monitor, request.epochs, request.seed, request.batch_size, baseline=baseline
+    )
+    again = strategy.reattach(handle, bundle, context, run.strategy_state, done)
+    run.trainer.events.append(
+        f"continued after epoch {done} of {request.epochs} from {CONTINUE_DIR}/"
+        f"{handle.checkpoint_name()}"
+    )
+    run.trainer.events.extend(again)
+    for line in run.trainer.events[-1 - len(again) :]:
+        observer.on_message(Level.INFO, line)
+    prepared = handle.prepare(bundle, request.batch_size, request.seed + done)
+    doc = run.doc
+    setup = RunSetup(
+        request=request,
+        strategy=strategy,
+        handle=handle,
+        bundle=bundle,
+        prepared=prepared,
+        framework=doc["framework"],
+        input=input_from(doc),
+        optimizer=optimizer_from(doc),
         monitor=monitor,
+        outcome=outcome_from(doc),
         baseline=baseline,
-        after_change=after_change,
-        best_epoch=state.best_epoch,
-        best=best,
-        final=dict(records[-1].metrics) if records else {},
-        output_metrics=output_metrics,
-        improved=improved,
-        epochs_requested=request.epochs,
-        history=records,
-        stopped_reason=state.stop_reason or StopReason.COMPLETED,
-        stopped_detail=state.stop_detail,
-        restored_best=state.restored_best,
-        events=tuple(state.events),
-        data=_describe_data(bundle),
-        health=tuple(health),
-        notes=tuple(loaded.notes) + tuple(bundle.notes),
-        seed=request.seed,
-        batch_size=request.batch_size,
-        duration_s=0.0,
-        auto=auto,
+        after_change=metrics_from(doc["after_change"]),
+        data=doc["data"],
+        health=health_from(doc),
+        notes=tuple(doc["notes"]),
+        out_dir=out_dir,
+        started=started,
+        auto=doc.get("auto"),
+        duration_before=float(doc.get("duration_s") or 0.0),
     )
-    return write_artefacts(report, handle, out_dir, started)
+    return train_and_report(setup, observer, resumed=run.trainer, best_snapshot=best_snapshot)
 
 
 def _describe_data(bundle: DataBundle) -> dict[str, Any]:

@@ -87,7 +87,9 @@ class Trainer:
         last = first_epoch + epochs - 1
         epoch = first_epoch
         try:
-            if self.strategy.needs_epoch_segments:
+            if epochs <= 0:
+                pass  # a continued run that had nothing left but the final save
+            elif self.strategy.needs_epoch_segments:
                 while epoch <= last and self.state.stop_reason is None:
                     self.handle.fit(prepared, epoch, 1, self)
                     epoch += 1

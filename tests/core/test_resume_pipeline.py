@@ -158,3 +158,65 @@ def test_interrupt_writes_checkpoint_and_interrupted_report(
     doc = json.loads((report.out_dir / "report.json").read_text())
     assert doc["stopped_reason"] == "interrupted"
     assert (report.out_dir / "model.npz").exists()
+
+
+# -- resume --continue ----------------------------------------------------------------------------
+
+
+def _interrupt_at(monkeypatch, epoch_to_stop):
+    from plateau_cli import trainer as trainer_module
+
+    original = trainer_module.Trainer.on_epoch_end
+
+    def interrupt(self, epoch, logs):
+        if epoch == epoch_to_stop:
+            self.guard.request("SIGINT")
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(trainer_module.Trainer, "on_epoch_end", interrupt)
+    return original
+
+
+def test_continue_goes_on_without_redoing_epochs(numpy_framework, model_and_data, monkeypatch):
+    from plateau_cli import trainer as trainer_module
+    from plateau_cli.resume import continue_resume
+
+    model, data = model_and_data
+    original = _interrupt_at(monkeypatch, 2)
+    first = run_resume(_request(model, data, epochs=6, patience=None, **schedule_options()))
+    assert first.stopped_reason is StopReason.INTERRUPTED
+    out = first.out_dir
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["continuation"]["checkpoint"] == ".continue/model.npz"
+    assert (out / ".continue" / "model.npz").exists()
+
+    monkeypatch.setattr(trainer_module.Trainer, "on_epoch_end", original)
+    second = continue_resume(out)
+    assert second.stopped_reason is StopReason.COMPLETED
+    assert [r.epoch for r in second.history] == [1, 2, 3, 4, 5, 6]
+    assert [r.metrics for r in second.history[:2]] == [r.metrics for r in first.history]
+    # The change was not made twice: the step schedule goes on from where it was.
+    assert [r.lr for r in second.history] == pytest.approx(
+        [0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125]
+    )
+    assert second.baseline == first.baseline
+    assert second.input.sha256 == first.input.sha256
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["continuation"] is None
+    assert doc["epochs_run"] == 6
+    assert any("continued after epoch 2 of 6" in e for e in doc["events"])
+    assert not (out / ".continue").exists()
+    assert doc["output_metrics"]["val_loss"] == pytest.approx(doc["best"]["metrics"]["val_loss"])
+
+
+def schedule_options():
+    return {"strategy_options": {"schedule": "step", "step_size": 2, "gamma": 0.5}}
+
+
+def test_continue_refuses_a_completed_run(numpy_framework, model_and_data):
+    from plateau_cli.resume import continue_resume
+
+    model, data = model_and_data
+    done = run_resume(_request(model, data, epochs=1))
+    with pytest.raises(UsageError, match="nothing to continue"):
+        continue_resume(done.out_dir)

@@ -96,6 +96,9 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
         ],
         "notes": list(report.notes),
         "auto": _jsonable(report.auto) if report.auto is not None else None,
+        "continuation": (
+            _jsonable(report.continuation) if report.continuation is not None else None
+        ),
         "seed": report.seed,
         "batch_size": report.batch_size,
         "duration_s": round(report.duration_s, 3),

@@ -67,6 +67,8 @@ class ResumeReport:
     duration_s: float
     #: Set by `--strategy auto`: the diagnosis behind the choice.
     auto: Mapping[str, Any] | None = None
+    #: Set when interrupted: what `resume --continue` needs (see plateau_cli.continuation).
+    continuation: Mapping[str, Any] | None = None
 
     @property
     def monitored_baseline(self) -> float | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from plateau_cli.adapters.base import ModelHandle
@@ -20,6 +22,7 @@ from plateau_cli.atomic import write_text
 from plateau_cli.errors import OutputError
 from plateau_cli.interrupt import signals_ignored
 from plateau_cli.outputs import (
+    CONTINUE_DIR,
     CURVES_PNG,
     HISTORY_CSV,
     REPORT_JSON,
@@ -35,14 +38,22 @@ from plateau_cli.report.model import FileRef, ResumeReport
 
 
 def write_artefacts(
-    report: ResumeReport, handle: ModelHandle, out_dir: Path, started: float
+    report: ResumeReport,
+    handle: ModelHandle,
+    out_dir: Path,
+    started: float,
+    continuation: Callable[[Path], None] | None = None,
 ) -> ResumeReport:
-    """Checkpoint first, report.json last; Ctrl-C cannot cut this in half."""
+    """Checkpoint first, report.json last; Ctrl-C cannot cut this in half.
+
+    `continuation` (an interrupted run) writes the continuation checkpoint into `.continue/`
+    before anything else; a run that completes removes a `.continue/` left by an earlier one.
+    """
     with signals_ignored():
         created = not out_dir.exists()
         written: list[str] = []
         try:
-            return _write(report, handle, out_dir, started, written)
+            return _write(report, handle, out_dir, started, written, continuation)
         except OutputError as exc:
             if created and not written:
                 with contextlib.suppress(OSError):
@@ -56,7 +67,12 @@ def write_artefacts(
 
 
 def _write(
-    report: ResumeReport, handle: ModelHandle, out_dir: Path, started: float, written: list[str]
+    report: ResumeReport,
+    handle: ModelHandle,
+    out_dir: Path,
+    started: float,
+    written: list[str],
+    continuation: Callable[[Path], None] | None,
 ) -> ResumeReport:
     ensure_out_dir(out_dir)
     try:
@@ -65,6 +81,9 @@ def _write(
         raise OutputError(
             f"cannot replace {out_dir / REPORT_JSON}: {exc.strerror or exc}; choose another --out"
         ) from exc
+    if continuation is not None:
+        continuation(out_dir)
+        written.append(CONTINUE_DIR)
     checkpoint = out_dir / handle.checkpoint_name()
     handle.save(checkpoint, epochs_done=len(report.history))
     written.append(checkpoint.name)
@@ -80,4 +99,6 @@ def _write(
     write_markdown(out_dir / REPORT_MD, report)
     written.append(REPORT_MD)
     write_text(out_dir / REPORT_JSON, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n")
+    if continuation is None:
+        shutil.rmtree(out_dir / CONTINUE_DIR, ignore_errors=True)
     return report
