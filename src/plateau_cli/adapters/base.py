@@ -115,6 +115,25 @@ class IOSpec:
     channels_last: bool = True
 
 
+@dataclass(frozen=True)
+class UnitActivity:
+    """How many units of one ReLU-family layer are dead: output 0 on every sample seen.
+
+    FINDINGS §2: a plateau that no learning rate fixes can be dead units, and only the
+    checkpoint plus data show it (the log shows an oscillation, then a plateau).
+    """
+
+    layer: str
+    activation: str
+    units: int
+    dead: int
+    samples: int
+
+    @property
+    def dead_share(self) -> float:
+        return self.dead / self.units if self.units else 0.0
+
+
 class EpochControl(Protocol):
     """The core's side of a training loop; the adapter calls it (epochs count from 1)."""
 
@@ -167,6 +186,14 @@ class ModelHandle(ABC):
     @abstractmethod
     def evaluate(self, prepared: Any, split: str = "val") -> dict[str, float]:
         """Metrics on one split ("train" or "val"), canonical names without the `val_` prefix."""
+
+    def unit_activity(self, prepared: Any) -> list[UnitActivity]:
+        """Dead-unit counts of the hidden ReLU layers on the training data (in inference mode).
+
+        Layers whose activation cannot be observed (a ReLU called functionally inside a torch
+        `forward`) are not listed; an empty list means nothing could be measured.
+        """
+        return []
 
     @abstractmethod
     def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:

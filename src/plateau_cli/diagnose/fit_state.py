@@ -26,6 +26,9 @@ from plateau_cli.diagnose.series import tail_level, trend
 HIGH_LOSS = 0.35
 LOW_LOSS = 0.05
 SMALL_GAP = 0.05
+#: A stalled metric whose epoch-to-epoch noise is at least this share of its level is bouncing,
+#: not resting: steps too large to settle (the recommendation is lr-decay whatever the gap).
+NOISY_PLATEAU = 0.1
 
 
 def classify(ctx: Context, stall: Stall) -> Finding:
@@ -36,6 +39,12 @@ def classify(ctx: Context, stall: Stall) -> Finding:
     reference = ctx.reference_loss
     kind = FindingKind.PLATEAU
     detail = ""
+    monitored = ctx.curve(stall.metric)
+    if monitored is not None and len(monitored):
+        level = abs(tail_level(monitored.values))
+        if level > 0 and np.isfinite(stall.noise):
+            evidence["noise_over_level"] = stall.noise / level
+            evidence["noisy_plateau_threshold"] = NOISY_PLATEAU
     if train is not None and len(train) and reference:
         train_level = tail_level(train.values)
         ratio = train_level / reference

@@ -18,7 +18,7 @@ from plateau_cli.diagnose.context import TRAIN_LOSS, VAL_LOSS, Context
 from plateau_cli.diagnose.series import centered_median
 
 REL_AMPLITUDE = 0.15
-SCALE_AMPLITUDE = 0.05
+SCALE_AMPLITUDE = 0.02
 MIN_SWINGS = 4
 MIN_DENSITY = 0.5
 #: The oscillation is "ongoing" when its last swing is this close to the end.

@@ -38,7 +38,7 @@ from plateau_cli.diagnose.base import (
     Recommendation,
     StrategyName,
 )
-from plateau_cli.diagnose.fit_state import SMALL_GAP
+from plateau_cli.diagnose.fit_state import NOISY_PLATEAU, SMALL_GAP
 from plateau_cli.diagnose.plateau import Stall
 from plateau_cli.monitor import Monitor
 
@@ -188,6 +188,15 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
     if kind is FindingKind.PLATEAU:
         gap = ev.get("gap_over_reference")
+        noise = ev.get("noise_over_level")
+        if isinstance(noise, float) and noise >= NOISY_PLATEAU:
+            return _Plan(
+                S.LR_DECAY,
+                f"{finding.metric} bounces by about {noise:.0%} of its level from epoch to epoch"
+                " instead of settling: the steps are too large for the minimum it sits in, and a"
+                " lower learning rate lets it settle.",
+                (S.AUGMENT, S.WIDEN) if isinstance(gap, float) and gap >= SMALL_GAP else (S.WIDEN,),
+            )
         if isinstance(gap, float) and gap >= SMALL_GAP:
             return _Plan(
                 S.AUGMENT,

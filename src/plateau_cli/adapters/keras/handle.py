@@ -10,7 +10,13 @@ from typing import Any, ClassVar
 
 import keras
 
-from plateau_cli.adapters.base import EpochControl, IOSpec, ModelDescription, ModelHandle
+from plateau_cli.adapters.base import (
+    EpochControl,
+    IOSpec,
+    ModelDescription,
+    ModelHandle,
+    UnitActivity,
+)
 from plateau_cli.adapters.keras import describe, optimizer, pipeline, training
 from plateau_cli.adapters.keras.loading import Loaded
 from plateau_cli.adapters.keras.runtime import installed_keras_version, parse_version
@@ -106,6 +112,11 @@ class KerasHandle(ModelHandle):
 
     def steps_per_epoch(self, prepared: pipeline.Prepared) -> int | None:
         return prepared.steps
+
+    def unit_activity(self, prepared: pipeline.Prepared) -> list[UnitActivity]:
+        from plateau_cli.adapters.keras.activity import unit_activity
+
+        return unit_activity(self.model, prepared.train_eval)
 
     def evaluate(self, prepared: pipeline.Prepared, split: str = "val") -> dict[str, float]:
         return training.evaluate(self.model, prepared, split)

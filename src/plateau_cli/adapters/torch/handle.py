@@ -23,6 +23,7 @@ from plateau_cli.adapters.base import (
     ModelDescription,
     ModelHandle,
     OptimizerState,
+    UnitActivity,
 )
 from plateau_cli.adapters.torch import batches, probe
 from plateau_cli.adapters.torch.describe import describe_model, model_notes
@@ -189,6 +190,11 @@ class TorchHandle(ModelHandle):
             raise ValueError(f"split must be 'train' or 'val'. Received: {split!r}")
         source = prepared.val if split == "val" else batches.in_order(prepared.train)
         return evaluate(self.model, source, self._objective())
+
+    def unit_activity(self, prepared: Any) -> list[UnitActivity]:
+        from plateau_cli.adapters.torch.activity import unit_activity
+
+        return unit_activity(self.model, batches.in_order(prepared.train))
 
     def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
         objective = self._objective()
