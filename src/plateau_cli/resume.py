@@ -153,7 +153,12 @@ def run_resume(
     baseline = {**baseline_val, **handle.evaluate(prepared, "train")}
     monitor = resolve_monitor(request, baseline_val)
     context = StrategyContext(
-        monitor, request.epochs, request.seed, request.batch_size, baseline=baseline
+        monitor,
+        request.epochs,
+        request.seed,
+        request.batch_size,
+        baseline=baseline,
+        lr_override=request.load.lr if "lr" not in request.strategy_options else None,
     )
     before = []
     if request.load.lr is not None and "lr" not in request.strategy_options:

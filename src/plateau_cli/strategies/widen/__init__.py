@@ -89,3 +89,17 @@ class Widen(Strategy):
 
 
 STRATEGY = Widen
+
+
+def narrowest_target(
+    handle: ModelHandle, data: DataBundle, context: StrategyContext
+) -> tuple[str, int]:
+    """The layer `widen` would grow by default and its width, without changing anything.
+
+    Raises StrategyNotApplicableError when nothing can be widened (auto uses the reason).
+    """
+    if handle.framework == "keras":
+        from plateau_cli.strategies.widen import keras as surgery
+    else:
+        from plateau_cli.strategies.widen import torch as surgery  # type: ignore[no-redef]
+    return surgery.target(handle, data, context)  # type: ignore[arg-type]

@@ -69,6 +69,11 @@ def apply(
     return build_outcome(widened, options, context.seed)
 
 
+def target(handle: KerasHandle, data: DataBundle, context: StrategyContext) -> tuple[str, int]:
+    chain, _ = read_graph(handle.model).choose(None)
+    return chain.layer.name, int(chain.layer.width or 0)
+
+
 # -- rebuilding -----------------------------------------------------------------------------
 
 

@@ -88,6 +88,12 @@ def apply(
 # -- the new modules ------------------------------------------------------------------------
 
 
+def target(handle: TorchHandle, data: DataBundle, context: StrategyContext) -> tuple[str, int]:
+    sample = next(iter(_validation_inputs(handle, data, context)))
+    chain, _ = read_graph(handle.model, sample[:2]).choose(None)
+    return chain.layer.name, int(chain.layer.width or 0)
+
+
 def _touched(chain: Chain) -> list[str]:
     return [chain.layer.name, *(n.name for n in chain.batch_norms), chain.consumer.name]
 
