@@ -248,7 +248,11 @@ def resume(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="The change to make: lr-decay, augment, widen or unfreeze.", show_default=False
+            help=(
+                "The change to make: lr-decay, augment, widen, unfreeze, or auto (chosen from"
+                " the checkpoint, the data and --log)."
+            ),
+            show_default=False,
         ),
     ] = None,
     data: Annotated[
@@ -259,6 +263,16 @@ def resume(
                 " an image folder, or 'module:function' returning (train, val)."
             ),
             rich_help_panel=DATA_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "--strategy auto: the run's training log (any format diagnose reads, or an"
+                " earlier history.csv); without it auto decides from the checkpoint and data."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -556,7 +570,7 @@ def resume(
     if model is None:
         raise UsageError("missing argument MODEL (or use --continue OUT_DIR)")
     if strategy is None:
-        raise UsageError("missing option --strategy (lr-decay, augment, widen or unfreeze)")
+        raise UsageError("missing option --strategy (lr-decay, augment, widen, unfreeze or auto)")
     if data is None:
         raise UsageError(
             "missing option --data (an .npz, a CSV, an image folder or module:function)"
@@ -590,7 +604,7 @@ def resume(
     }
     if strategy == "lr-decay" and lr is not None:
         given["lr"] = lr
-    chosen = build_strategy(strategy, given)
+    chosen = None if strategy == "auto" else build_strategy(strategy, given)
     request = ResumeRequest(
         model=model,
         strategy=strategy,
@@ -608,6 +622,7 @@ def resume(
         out=out,
         load=_load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
         command_line=("plateau-cli", *sys.argv[1:]),
+        log=log,
     )
     try:
         report = run_resume(request, observer, strategy=chosen)

@@ -70,9 +70,15 @@ def request_block(request: Any) -> dict[str, Any]:
 
 
 def continuation_block(checkpoint: str, request: Any, state: TrainerState, strategy: Any) -> dict:
+    block = request_block(request)
+    # `--strategy auto` continues with what it chose, and the options that strategy takes.
+    block["strategy"] = strategy.name
+    block["strategy_options"] = {
+        k: v for k, v in block["strategy_options"].items() if k in strategy.option_names
+    }
     return {
         "checkpoint": checkpoint,
-        "request": request_block(request),
+        "request": block,
         "trainer": {
             "best_epoch": state.best_epoch,
             "best_value": state.best_value,

@@ -19,6 +19,12 @@ from typing import Any
 from plateau_cli import __version__
 from plateau_cli.adapters.base import LoadOptions, ModelDescription, ModelHandle, OptimizerInfo
 from plateau_cli.adapters.sniff import Sniffed, sniff_checkpoint
+from plateau_cli.auto.choice import (
+    check_auto_options,
+    choose_for_auto,
+    diagnose_log_for_auto,
+    options_for,
+)
 from plateau_cli.continuation import (
     CONTINUE_DIR,
     continuation_block,
@@ -33,7 +39,7 @@ from plateau_cli.continuation import (
 )
 from plateau_cli.data import data_health, load_data, parse_data_spec
 from plateau_cli.data.base import DataBundle, DataSpec
-from plateau_cli.errors import UsageError
+from plateau_cli.errors import StrategyNotApplicableError, UsageError
 from plateau_cli.frameworks import adapter_for
 from plateau_cli.interrupt import InterruptGuard
 from plateau_cli.monitor import Monitor
@@ -44,6 +50,8 @@ from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 from plateau_cli.trainer import StopReason, Trainer, TrainerState
+
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class ResumeRequest:
     out: Path | None = None
     load: LoadOptions = field(default_factory=LoadOptions)
     command_line: tuple[str, ...] = ()
+    #: `--strategy auto`: the run's log, whose diagnosis auto uses beside the checkpoint.
+    log: Path | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -72,6 +82,8 @@ class ResumeRequest:
             raise UsageError(f"--batch-size must be >= 1. Received: {self.batch_size}")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--patience must be >= 1. Received: {self.patience}")
+        if self.log is not None and self.strategy != AUTO:
+            raise UsageError(f"--log is read by --strategy auto only (not {self.strategy})")
 
 
 def _val_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -132,13 +144,20 @@ def run_resume(
     started = time.monotonic()
     observer = observer or NullObserver()
     # 1. Everything that needs no framework: fails in milliseconds, writes nothing.
-    strategy = strategy or build_strategy(request.strategy, request.strategy_options)
+    auto_log = None
+    if request.strategy == AUTO:
+        check_auto_options(request.strategy_options)
+        auto_log = diagnose_log_for_auto(request.log, request.monitor) if request.log else None
+    else:
+        strategy = strategy or build_strategy(request.strategy, request.strategy_options)
     spec = parse_data_spec(
         request.data, target=request.target, val_split=request.val_split, seed=request.seed
     )
     sniffed = sniff_checkpoint(request.model)
     check_load_options(sniffed.framework, request.load)
-    out_dir = request.out or default_out_dir(request.model, strategy.name)
+    out_dir = request.out or default_out_dir(
+        request.model, strategy.name if strategy is not None else AUTO
+    )
     check_out_dir(out_dir, request.model)
     input_sha = sha256_of(request.model)
 
@@ -158,15 +177,28 @@ def run_resume(
         request.seed,
         request.batch_size,
         baseline=baseline,
-        lr_override=request.load.lr if "lr" not in request.strategy_options else None,
+        lr_override=request.load.lr if request.strategy != "lr-decay" else None,
     )
+    if strategy is None:  # --strategy auto: the evidence chooses (rules in plateau_cli.auto)
+        strategy, auto = choose_for_auto(
+            request, handle, bundle, prepared, baseline, context, auto_log, observer
+        )
     before = []
-    if request.load.lr is not None and "lr" not in request.strategy_options:
+    if request.load.lr is not None and strategy.name != "lr-decay":
         old = handle.learning_rate()
         note = handle.set_learning_rate(request.load.lr)
         before.append(f"learning rate {old:g} -> {request.load.lr:g} (--lr)")
         before += [note] if note else []
-    outcome = strategy.apply(handle, bundle, context)
+    try:
+        outcome = strategy.apply(handle, bundle, context)
+    except StrategyNotApplicableError as exc:
+        if auto is None or strategy.name == "lr-decay":
+            raise
+        fallback = "lr-decay"
+        observer.on_message(Level.WARNING, f"auto: {exc.message}; {fallback} instead")
+        auto = {**auto, "fallback": f"{strategy.name} did not apply ({exc.message}): {fallback}"}
+        strategy = build_strategy(fallback, options_for(fallback, request.strategy_options)[0])
+        outcome = strategy.apply(handle, bundle, context)
     if before:
         outcome = dataclasses.replace(outcome, changes=(*before, *outcome.changes))
     for change in outcome.changes:

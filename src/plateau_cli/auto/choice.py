@@ -1,0 +1,76 @@
+"""auto inside `resume`: read the log early, choose after the baseline, record why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from plateau_cli.adapters.base import ModelHandle
+from plateau_cli.auto.evidence import gather
+from plateau_cli.auto.rules import Choice, choose
+from plateau_cli.data.base import DataBundle
+from plateau_cli.diagnose.base import DiagnoseOptions, Diagnosis
+from plateau_cli.errors import UsageError
+from plateau_cli.names import canonical_name
+from plateau_cli.observer import Level, Observer
+from plateau_cli.strategies import Strategy, StrategyContext, build_strategy, option_owner
+
+
+def check_auto_options(given: Mapping[str, Any]) -> None:
+    """Strategy options with auto must belong to some strategy; they apply if it is chosen."""
+    for option in given:
+        if not option_owner(option):
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} is not an option of any strategy")
+
+
+def options_for(strategy: str, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The given options the chosen strategy takes, and the flags it ignores."""
+    kept = {k: v for k, v in given.items() if strategy in option_owner(k)}
+    ignored = ["--" + k.replace("_", "-") for k in given if k not in kept]
+    return kept, ignored
+
+
+def diagnose_log_for_auto(log: Path, monitor: str) -> Diagnosis:
+    """The log's diagnosis (before any framework loads: a bad log fails in milliseconds)."""
+    from plateau_cli.diagnose import diagnose
+    from plateau_cli.logs import read_log
+
+    history = read_log(log).history
+    metric = canonical_name(monitor)
+    return diagnose(history, DiagnoseOptions(monitor=metric if metric in history.epochs else None))
+
+
+def choose_for_auto(
+    request: Any,
+    handle: ModelHandle,
+    bundle: DataBundle,
+    prepared: Any,
+    baseline: Mapping[str, float],
+    context: StrategyContext,
+    diagnosis: Diagnosis | None,
+    observer: Observer,
+) -> tuple[Strategy, dict[str, Any]]:
+    evidence = gather(handle, bundle, prepared, baseline, context, diagnosis)
+    choice = choose(evidence)
+    options, ignored = options_for(choice.strategy, request.strategy_options)
+    if choice.strategy == "lr-decay" and request.load.lr is not None:
+        options["lr"] = request.load.lr  # --lr is lr-decay's new rate
+    observer.on_message(Level.INFO, f"auto chose {choice.strategy}: {choice.reason}")
+    record = auto_record(choice, evidence.to_json(), request.log, ignored)
+    return build_strategy(choice.strategy, options), record
+
+
+def auto_record(
+    choice: Choice, evidence: Mapping[str, Any], log: Path | None, ignored: list[str]
+) -> dict[str, Any]:
+    return {
+        "chosen": choice.strategy,
+        "rule": choice.rule,
+        "reason": choice.reason,
+        "alternatives": list(choice.alternatives),
+        "log": str(log) if log else None,
+        "evidence": dict(evidence),
+        "ignored_options": ignored,
+    }

@@ -1,0 +1,107 @@
+"""What auto looks at: numbers from the checkpoint and the data, and the log's diagnosis."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from plateau_cli.adapters.base import ModelHandle, UnitActivity
+from plateau_cli.data.base import DataBundle, Task
+from plateau_cli.diagnose.base import Diagnosis
+from plateau_cli.errors import StrategyNotApplicableError
+from plateau_cli.strategies.base import StrategyContext
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The facts behind a choice; every field goes into report.json's `auto.evidence`."""
+
+    train_loss: float | None
+    val_loss: float | None
+    train_accuracy: float | None
+    val_accuracy: float | None
+    #: ln C for a classifier over C classes: the loss of a model that knows nothing.
+    chance_loss: float | None
+    classes: int | None
+    trainable_params: int
+    frozen_params: int
+    learning_rate: float | None
+    #: The layer widen would grow, and its width (None with the reason when nothing can grow).
+    narrowest: tuple[str, int] | None
+    narrowest_note: str | None
+    dead: tuple[UnitActivity, ...] = ()
+    diagnosis: Diagnosis | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def worst_dead_share(self) -> float:
+        return max((d.dead_share for d in self.dead), default=0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "train_loss": _num(self.train_loss),
+            "val_loss": _num(self.val_loss),
+            "train_accuracy": _num(self.train_accuracy),
+            "val_accuracy": _num(self.val_accuracy),
+            "chance_loss": _num(self.chance_loss),
+            "classes": self.classes,
+            "trainable_params": self.trainable_params,
+            "frozen_params": self.frozen_params,
+            "learning_rate": _num(self.learning_rate),
+            "narrowest_layer": (
+                {"name": self.narrowest[0], "width": self.narrowest[1]} if self.narrowest else None
+            ),
+            "narrowest_note": self.narrowest_note,
+            "dead_units": [
+                {"layer": d.layer, "activation": d.activation, "units": d.units, "dead": d.dead}
+                for d in self.dead
+            ],
+            "log_verdict": self.diagnosis.verdict.value if self.diagnosis else None,
+            "log_recommendation": (
+                self.diagnosis.recommendation.strategy.value if self.diagnosis else None
+            ),
+        }
+
+
+def _num(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def gather(
+    handle: ModelHandle,
+    bundle: DataBundle,
+    prepared: Any,
+    baseline: Mapping[str, float],
+    context: StrategyContext,
+    diagnosis: Diagnosis | None,
+) -> Evidence:
+    """Everything except the baseline evaluation, which resume has already done."""
+    from plateau_cli.strategies.widen import narrowest_target
+
+    description = handle.describe()
+    io = handle.io_spec()
+    classes = io.output_units if io.task is Task.CLASSIFICATION else None
+    if io.task is Task.BINARY:
+        classes = 2
+    try:
+        narrowest: tuple[str, int] | None = narrowest_target(handle, bundle, context)
+        note = None
+    except StrategyNotApplicableError as exc:
+        narrowest, note = None, exc.message
+    return Evidence(
+        train_loss=baseline.get("loss"),
+        val_loss=baseline.get("val_loss"),
+        train_accuracy=baseline.get("accuracy"),
+        val_accuracy=baseline.get("val_accuracy"),
+        chance_loss=math.log(classes) if classes and classes > 1 else None,
+        classes=classes,
+        trainable_params=description.trainable_params,
+        frozen_params=description.frozen_params,
+        learning_rate=handle.learning_rate(),
+        narrowest=narrowest,
+        narrowest_note=note,
+        dead=tuple(handle.unit_activity(prepared)),
+        diagnosis=diagnosis,
+    )
