@@ -140,12 +140,19 @@ def _float(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def load_options(block: Mapping[str, Any], trust_pickle: bool, device: str | None) -> LoadOptions:
+def load_options(
+    block: Mapping[str, Any],
+    trust_pickle: bool,
+    device: str | None,
+    details: Mapping[str, Any],
+) -> LoadOptions:
+    """The interrupted run's load options; a widened torch module is rebuilt with the factory
+    arguments widen recorded for it (`details.factory_args`)."""
     load = block["load"]
     return LoadOptions(
         trust_pickle=trust_pickle,
         model_factory=load.get("model_factory"),
-        factory_args=load.get("factory_args") or {},
+        factory_args=details.get("factory_args") or load.get("factory_args") or {},
         loss=load.get("loss"),
         optimizer=load.get("optimizer"),
         lr=None,  # already applied in the interrupted run; its optimizer state holds the rate

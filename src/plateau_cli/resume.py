@@ -375,7 +375,7 @@ def continue_resume(
         patience=req["patience"],
         seed=int(req["seed"]),
         out=out_dir,
-        load=load_options(req, trust_pickle, device),
+        load=load_options(req, trust_pickle, device, run.doc["strategy"].get("details") or {}),
         command_line=command_line or tuple(run.doc.get("command_line", ())),
     )
     strategy = build_strategy(request.strategy, request.strategy_options)

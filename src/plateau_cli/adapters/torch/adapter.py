@@ -91,6 +91,7 @@ class TorchAdapter(Adapter):
             optimizer_inferred_from=setup.inferred_from,
             loss_option=options.loss,
             model_factory=options.model_factory if prefix is not None else None,
+            factory_args=dict(options.factory_args) if prefix is not None else {},
             trusted_pickle=trusted,
             source_info=source_info,
             notes=(*notes, *setup.notes),

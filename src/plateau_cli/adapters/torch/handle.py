@@ -71,6 +71,7 @@ class TorchHandle(ModelHandle):
         optimizer_inferred_from: str | None = None,
         loss_option: str | None = None,
         model_factory: str | None = None,
+        factory_args: dict[str, Any] | None = None,
         trusted_pickle: bool = False,
         source_info: Mapping[str, Any] | None = None,
         notes: Iterable[str] = (),
@@ -87,6 +88,8 @@ class TorchHandle(ModelHandle):
         self.optimizer_inferred_from = optimizer_inferred_from
         self.loss_option = canonical_loss(loss_option) if loss_option else None
         self.model_factory = model_factory
+        #: The --factory-arg values the module was built with (widen names the one to change).
+        self.factory_args = dict(factory_args or {})
         self.trusted_pickle = trusted_pickle
         self.source_info = dict(source_info or {})
         self._shapes_probed = False

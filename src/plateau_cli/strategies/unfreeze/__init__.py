@@ -71,6 +71,8 @@ class Unfreeze(Strategy):
         self._surgeon: Any = None
         self._pending: list[tuple[Block, ...]] = []
         self._batch_norms: tuple[str, ...] = ()
+        #: Units unfrozen so far, one tuple per stage (for a continued run).
+        self._done: list[tuple[str, ...]] = []
 
     @classmethod
     def from_options(cls, given: Mapping[str, Any]) -> Unfreeze:
@@ -100,6 +102,7 @@ class Unfreeze(Strategy):
         plan = stages(chosen, o.gradual)
         head_lr = surgeon.head_rate()
         first = surgeon.unfreeze(plan[0], o.base_lr_mult, o.train_bn)
+        self._done.append(first.trained)
         self._pending = plan[1:]
         changes = [stage_line(first, o.base_lr_mult, o.train_bn, self._batch_norms), *first.notes]
         if self._pending:
@@ -154,10 +157,43 @@ class Unfreeze(Strategy):
         stage = self._surgeon.unfreeze(
             self._pending.pop(0), self.options.base_lr_mult, self.options.train_bn
         )
+        self._done.append(stage.trained)
         line = stage_line(
             stage, self.options.base_lr_mult, self.options.train_bn, self._batch_norms
         )
         return [f"epoch {epoch}: {line}", *(f"epoch {epoch}: {note}" for note in stage.notes)]
+
+    def continuation_state(self) -> dict[str, Any]:
+        return {
+            "done": [list(stage) for stage in self._done],
+            "pending": [[u.name for b in stage for u in b.units] for stage in self._pending],
+        }
+
+    def reattach(
+        self,
+        handle: ModelHandle,
+        data: DataBundle,
+        context: StrategyContext,
+        state: Mapping[str, Any],
+        epochs_done: int,
+    ) -> list[str]:
+        """The unfrozen layers are trainable in the continuation checkpoint; give them their
+        rate (Keras) or their BatchNorms' inference mode (torch) back, and the stages to come."""
+        module = importlib.import_module(f"{__name__}.{handle.framework}")
+        surgeon = self._surgeon = module.SURGEON(handle)
+        self._done = [tuple(stage) for stage in state.get("done", [])]
+        lines = surgeon.reattach(self._done, self.options.base_lr_mult) if self._done else []
+        units = surgeon.units()
+        self._batch_norms = tuple(u.name for u in units if u.batch_norm)
+        frozen = {b.name: b for b in group_blocks(units, self.options.train_bn)}
+        self._pending = []
+        for stage_units in state.get("pending", []):
+            stage = tuple(frozen[n] for n in stage_units if n in frozen)
+            if stage:
+                self._pending.append(stage)
+        if self._pending:
+            lines.append(plan_line(self._pending, context.epochs))
+        return lines
 
 
 STRATEGY = Unfreeze

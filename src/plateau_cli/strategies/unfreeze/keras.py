@@ -155,6 +155,27 @@ class KerasUnfreeze:
             lr=rate,
         )
 
+    def reattach(self, done: Sequence[Sequence[str]], mult: float) -> list[str]:
+        """A continued run: the layers unfrozen before the interruption are trainable in the
+        reloaded file, but their own rate is not stored; route them again at `mult` times the
+        head's rate. Their group optimizers start from zero moments, as at the first stage."""
+        trainable = {id(w) for w in self.model.trainable_weights}
+        groups = [
+            [w for name in names for w in self.entries[name].potential if id(w) in trainable]
+            for names in done
+        ]
+        routed = {id(w) for group in groups for w in group}
+        head = [w for w in self.model.trainable_weights if id(w) not in routed]
+        self.router = GroupRouter(self.model, self.model.optimizer, head)
+        self.handle.add_save_hook(self.router.persist)
+        for names, variables in zip(done, groups, strict=True):
+            if variables:
+                self.router.add_group(variables, mult, names[0].replace("/", "_"))
+        return [
+            f"{', '.join(n for names in done for n in names)} train again at {mult:g}x the"
+            " head's rate (their group moments restart)"
+        ]
+
     def _set_trainable(self, entries: Sequence[_Entry]) -> None:
         """Make these layers train, and the nested models around them; nothing else changes."""
         tree = list(_tree(self.model))

@@ -130,6 +130,18 @@ class TorchUnfreeze:
             notes=notes,
         )
 
+    def reattach(self, done: Sequence[Sequence[str]], mult: float) -> list[str]:
+        """A continued run: the saved optimizer already holds the unfrozen param groups at their
+        rates; what the file cannot hold is which BatchNorms stay in inference mode."""
+        frozen_bn = self._frozen_batch_norms()
+        self.handle.keep_in_eval_mode(m for _, m in frozen_bn)
+        self._kept_ids |= {id(m) for _, m in frozen_bn}
+        kept = f"; BatchNorm {', '.join(n for n, _ in frozen_bn)} kept in inference mode"
+        return [
+            f"{', '.join(n for names in done for n in names)} keep their param groups from the"
+            f" saved optimizer{kept if frozen_bn else ''}"
+        ]
+
     def _frozen_batch_norms(self) -> list[tuple[str, torch.nn.Module]]:
         """BatchNorm modules with parameters still frozen: their statistics stay frozen too."""
         return [

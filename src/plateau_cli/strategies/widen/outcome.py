@@ -50,6 +50,8 @@ class Widened:
     optimizer: OptimizerRemap
     #: torch: how to rebuild the module for the written checkpoint.
     rebuild: str | None = None
+    #: torch: the --factory-arg values that rebuild it, when the width argument is known.
+    factory_args: dict | None = None
 
 
 def max_abs_change(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> float:
@@ -152,6 +154,8 @@ def build_outcome(w: Widened, options: WidenOptions, seed: int) -> StrategyOutco
     }
     if w.rebuild:
         details["rebuild"] = w.rebuild
+    if w.factory_args is not None:
+        details["factory_args"] = w.factory_args
     parameters = {
         "layer": layer.name,
         "factor": None if options.units is not None else options.factor or DEFAULT_FACTOR,

@@ -81,6 +81,7 @@ def apply(
         params_after=sum(p.numel() for p in model.parameters()),
         optimizer=remap,
         rebuild=_rebuild_note(handle, chain, new_width),
+        factory_args=rebuilt_factory_args(handle, chain, new_width),
     )
     return build_outcome(widened, options, context.seed)
 
@@ -214,8 +215,26 @@ def _rebuild_note(handle: TorchHandle, chain: Chain, new_width: int) -> str:
             f"the checkpoint holds the whole module: it loads as it is, with {layer}"
             f" {new_width} {word} wide"
         )
+    key = width_argument(handle.factory_args, int(chain.layer.width or 0))
+    if key is not None:
+        return (
+            f"the checkpoint now holds {layer} with {new_width} {word} (was {chain.layer.width}):"
+            f" rebuild the module with --factory-arg {key}={new_width}"
+        )
     return (
         f"the checkpoint now holds {layer} with {new_width} {word} (was {chain.layer.width}):"
         f" rebuild the module with your factory given the new width (e.g. --factory-arg"
         f" hidden={new_width}, with your factory's name for the width of {layer})"
     )
+
+
+def width_argument(factory_args: dict[str, object], old_width: int) -> str | None:
+    """The one --factory-arg whose value is the old width, if exactly one is (else unknown)."""
+    keys = [k for k, v in factory_args.items() if type(v) is int and v == old_width]
+    return keys[0] if len(keys) == 1 else None
+
+
+def rebuilt_factory_args(handle: TorchHandle, chain: Chain, new_width: int) -> dict | None:
+    """The factory arguments that rebuild the widened module, when they can be told."""
+    key = width_argument(handle.factory_args, int(chain.layer.width or 0))
+    return None if key is None else {**handle.factory_args, key: new_width}
