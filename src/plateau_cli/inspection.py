@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from plateau_cli.adapters.base import ModelDescription
+from plateau_cli.adapters.base import ModelDescription, ModelHandle, UnitActivity
+from plateau_cli.data.base import DataSpec, HealthWarning
 
 SCHEMA_VERSION = 1
 
@@ -61,4 +64,53 @@ def describe_to_json(d: ModelDescription, sha256: str) -> dict[str, Any]:
         "metrics": list(d.metrics),
         "notes": list(d.notes),
         "extra": _plain(dict(d.extra)),
+    }
+
+
+@dataclass(frozen=True)
+class DataProbe:
+    """What `inspect --data` measures on top of the file: losses and dead units."""
+
+    source: str
+    train: Mapping[str, float]
+    val: Mapping[str, float]
+    units: tuple[UnitActivity, ...]
+    health: tuple[HealthWarning, ...]
+
+    @property
+    def dead_layers(self) -> list[UnitActivity]:
+        return [u for u in self.units if u.dead]
+
+
+def probe_with_data(
+    handle: ModelHandle, spec: DataSpec, image_size: tuple[int, int] | None, batch_size: int
+) -> DataProbe:
+    """Evaluate on both splits and count dead ReLU units on the training data (FINDINGS §2)."""
+    from plateau_cli.data import data_health, load_data
+
+    io = handle.io_spec()
+    bundle = load_data(spec, io, image_size=image_size)
+    handle.check_data(bundle)
+    prepared = handle.prepare(bundle, batch_size, spec.seed)
+    return DataProbe(
+        source=spec.source,
+        train=handle.evaluate(prepared, "train"),
+        val=handle.evaluate(prepared, "val"),
+        units=tuple(handle.unit_activity(prepared)),
+        health=tuple(data_health(bundle, io)),
+    )
+
+
+def probe_to_json(probe: DataProbe | None) -> dict[str, Any] | None:
+    if probe is None:
+        return None
+    return {
+        "source": probe.source,
+        "train": _plain(dict(probe.train)),
+        "val": _plain(dict(probe.val)),
+        "dead_units": [
+            {"layer": u.layer, "activation": u.activation, "units": u.units, "dead": u.dead}
+            for u in probe.units
+        ],
+        "health": [{"id": h.id, "text": h.text} for h in probe.health],
     }

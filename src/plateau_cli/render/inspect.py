@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from plateau_cli.adapters.base import ModelDescription, OptimizerState
+from plateau_cli.inspection import DataProbe
 
 
 def _shape(shape: tuple[int | None, ...] | None) -> str:
@@ -62,3 +65,35 @@ def render_inspect(console: Console, d: ModelDescription) -> None:
     console.print(f"loss: {d.loss or 'none'}; metrics: {', '.join(d.metrics) or 'none'}")
     for note in d.notes:
         console.print(f"[muted]note: {escape(note)}[/muted]", soft_wrap=True)
+
+
+def render_probe(console: Console, probe: DataProbe) -> None:
+    """Losses on both splits and dead units, with what they mean."""
+
+    def line(metrics: Mapping[str, float]) -> str:
+        return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+    console.print(f"on {escape(probe.source)}:", soft_wrap=True)
+    console.print(f"  training:   {line(probe.train)}")
+    console.print(f"  validation: {line(probe.val)}")
+    if not probe.units:
+        console.print(
+            "  [muted]dead units: no ReLU layer to observe (a ReLU called inside forward() has no"
+            " module to hook)[/muted]"
+        )
+    for unit in probe.units:
+        share = unit.dead_share
+        style = "bad" if share >= 0.5 else "warning" if unit.dead else "good"
+        console.print(
+            f"  {escape(unit.layer)} ({unit.activation}): [{style}]{unit.dead} of {unit.units}"
+            f" units dead[/{style}] ({share:.0%}) on {unit.samples:,} training samples"
+        )
+    if any(u.dead_share >= 0.5 for u in probe.units):
+        console.print(
+            "  [warning]most units of a layer output 0 on every training sample: no learning"
+            " rate revives them; `plateau-cli resume MODEL --strategy auto --data DATA` picks a"
+            " strategy that does[/warning]",
+            soft_wrap=True,
+        )
+    for warning in probe.health:
+        console.print(f"  [warning]warning:[/warning] {escape(warning.text)}", soft_wrap=True)
