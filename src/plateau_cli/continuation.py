@@ -105,7 +105,8 @@ def read_interrupted(out_dir: Path) -> Interrupted:
         raise BadInputError(f"--continue {report}: not a plateau-cli report (schema_version 1)")
     reason = doc.get("stopped_reason")
     block = doc.get("continuation")
-    if reason != StopReason.INTERRUPTED.value or not isinstance(block, dict):
+    continuable = (StopReason.INTERRUPTED.value, StopReason.PAUSED.value)
+    if reason not in continuable or not isinstance(block, dict):
         raise UsageError(
             f"--continue {out_dir}: nothing to continue: that run ended"
             f" ({reason or 'unknown'}), it was not interrupted"

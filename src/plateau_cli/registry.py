@@ -35,6 +35,9 @@ STRATEGIES: dict[str, str] = {
     "unfreeze": "plateau_cli.strategies.unfreeze",
 }
 
+#: Not a `resume --strategy` choice: the control `trial` runs beside the candidates.
+CONTROL_STRATEGY = ("continue", "plateau_cli.strategies.control")
+
 
 def load(dotted: str) -> Any:
     """Import `package.module:attribute` (or a bare module path) and return the object."""

@@ -139,8 +139,12 @@ def run_resume(
     observer: Observer | None = None,
     strategy: Strategy | None = None,
     auto: Mapping[str, Any] | None = None,
+    pause_after: int | None = None,
 ) -> ResumeReport:
-    """The whole resume job; raises PlateauError subclasses for anything the user can fix."""
+    """The whole resume job; raises PlateauError subclasses for anything the user can fix.
+
+    `pause_after` (used by `trial`) stops after that epoch with a continuable run.
+    """
     started = time.monotonic()
     observer = observer or NullObserver()
     # 1. Everything that needs no framework: fails in milliseconds, writes nothing.
@@ -227,7 +231,7 @@ def run_resume(
         auto=auto,
     )
     # 4. Training and the artefacts.
-    return train_and_report(setup, observer)
+    return train_and_report(setup, observer, pause_after=pause_after)
 
 
 def _open(
@@ -256,6 +260,7 @@ def train_and_report(
     observer: Observer,
     resumed: TrainerState | None = None,
     best_snapshot: Any = None,
+    pause_after: int | None = None,
 ) -> ResumeReport:
     """Train, then write every artefact. The interrupt guard stays up until the files are
     written, so a Ctrl-C at any point after training started still ends in a saved run."""
@@ -272,6 +277,7 @@ def train_and_report(
             start_value=setup.after_change.get(monitor.metric),
             resumed=resumed,
             best_snapshot=best_snapshot,
+            pause_after=pause_after,
         )
         state = trainer.run(setup.prepared, request.epochs - done, first_epoch=done + 1)
         output_metrics = _val_metrics(handle.evaluate(setup.prepared, "val"))
@@ -285,7 +291,7 @@ def train_and_report(
         improved = best_value is not None and monitor.is_improvement(
             best_value, setup.baseline.get(monitor.metric)
         )
-        interrupted = state.stop_reason is StopReason.INTERRUPTED
+        interrupted = state.stop_reason in (StopReason.INTERRUPTED, StopReason.PAUSED)
         continuation = (
             continuation_block(
                 f"{CONTINUE_DIR}/{handle.checkpoint_name()}", request, state, setup.strategy
@@ -350,6 +356,7 @@ def continue_resume(
     trust_pickle: bool = False,
     device: str | None = None,
     command_line: tuple[str, ...] = (),
+    pause_after: int | None = None,
 ) -> ResumeReport:
     """`resume --continue OUT_DIR`: go on from an interrupted run's last completed epoch.
 
@@ -427,7 +434,9 @@ def continue_resume(
         auto=doc.get("auto"),
         duration_before=float(doc.get("duration_s") or 0.0),
     )
-    return train_and_report(setup, observer, resumed=run.trainer, best_snapshot=best_snapshot)
+    return train_and_report(
+        setup, observer, resumed=run.trainer, best_snapshot=best_snapshot, pause_after=pause_after
+    )
 
 
 def _describe_data(bundle: DataBundle) -> dict[str, Any]:

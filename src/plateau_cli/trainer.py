@@ -28,6 +28,7 @@ class StopReason(str, Enum):
     EARLY_STOPPING = "early-stopping"  # `patience` epochs without improvement
     NON_FINITE = "non-finite"  # NaN/inf loss: stopped and restored the best weights
     INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+    PAUSED = "paused"  # `trial`: this candidate's rung budget is spent; it may be continued
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Trainer:
         start_value: float | None = None,
         resumed: TrainerState | None = None,
         best_snapshot: Any = None,
+        pause_after: int | None = None,
     ) -> None:
         """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`)."""
         self.handle = handle
@@ -79,6 +81,8 @@ class Trainer:
         #: Weights after the last completed epoch: what an interrupted run continues from.
         self.last_snapshot: Any = None
         self._epoch_lr: float | None = None
+        #: Stop (paused, continuable) after this epoch: how `trial` spends a rung's budget.
+        self.pause_after = pause_after
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, prepared: Any, epochs: int, first_epoch: int = 1) -> TrainerState:
@@ -154,6 +158,9 @@ class Trainer:
         if self.guard.requested:
             self._stop(StopReason.INTERRUPTED, f"{self.guard.signal_name} after epoch {epoch}")
             return True
+        if self.pause_after is not None and epoch >= self.pause_after:
+            self._stop(StopReason.PAUSED, f"paused after epoch {epoch} (trial budget)")
+            return True
         if self.patience is not None and self.state.wait >= self.patience:
             self._stop(
                 StopReason.EARLY_STOPPING,
@@ -167,7 +174,8 @@ class Trainer:
         if self.state.stop_reason is None:
             self.state.stop_reason = reason
             self.state.stop_detail = detail
-            level = Level.INFO if reason is StopReason.EARLY_STOPPING else Level.WARNING
+            quiet = (StopReason.EARLY_STOPPING, StopReason.PAUSED)
+            level = Level.INFO if reason in quiet else Level.WARNING
             self.observer.on_message(level, f"stopped: {detail}")
 
     def _event(self, text: str) -> None:
@@ -187,6 +195,10 @@ class Trainer:
     def _restore_best(self) -> None:
         """Leave the model at its best epoch (or as it started, when no epoch beat it)."""
         last_epoch = self.state.records[-1].epoch if self.state.records else 0
+        if self.state.stop_reason is StopReason.PAUSED:
+            # The deliverable holds the best weights; the continuation the last ones.
+            self.handle.restore(self._best_snapshot)
+            return
         if self.state.best_epoch != last_epoch or self.state.stop_reason in (
             StopReason.NON_FINITE,
             StopReason.INTERRUPTED,

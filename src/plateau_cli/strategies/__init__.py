@@ -22,7 +22,11 @@ __all__ = [
 def strategy_class(name: str) -> type[Strategy]:
     """The class registered under `name` (imports its light module only)."""
     try:
-        dotted = registry.STRATEGIES[name]
+        dotted = (
+            registry.CONTROL_STRATEGY[1]
+            if name == registry.CONTROL_STRATEGY[0]
+            else registry.STRATEGIES[name]
+        )
     except KeyError:
         valid = ", ".join([*registry.STRATEGIES, "auto"])
         raise UsageError(f"unknown strategy {name!r}; choose one of: {valid}") from None

@@ -1,0 +1,221 @@
+"""`trial`: from one checkpoint, race the strategies against continuing unchanged, cheaply.
+
+Successive halving (Jamieson and Talwalkar 2016; Li et al.'s Hyperband uses it per bracket):
+every candidate trains for a short first rung; the better half goes on to a rung twice as long,
+and so on, until the survivors have trained for the whole budget. The control (continue
+unchanged) always goes on, so the winner is chosen against it at equal epochs and can never be
+worse than it: when the control wins, the report says so plainly.
+
+Each candidate is an ordinary, independent `resume` run in its own directory (candidates/NAME/),
+paused at the end of a rung and continued with `resume --continue` machinery. Nothing is shared
+between them but the input checkpoint and the seed, so the candidates of a rung could run on
+several workers; on one machine they run one after another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from plateau_cli.errors import PlateauError, StrategyNotApplicableError, UsageError
+from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.outputs import default_out_dir, sha256_of
+from plateau_cli.report.model import FileRef, ResumeReport
+from plateau_cli.resume import ResumeRequest, continue_resume, run_resume
+from plateau_cli.strategies import build_strategy
+from plateau_cli.strategies.control import CONTROL
+from plateau_cli.trainer import StopReason
+
+DEFAULT_STRATEGIES = ("lr-decay", "augment", "widen", "unfreeze")
+CANDIDATES_DIR = "candidates"
+
+
+def rung_epochs(candidates: int, budget: int) -> list[int]:
+    """Cumulative epochs at the end of each rung, doubling, the last one the full budget.
+
+    With n candidates, halving needs ceil(log2 n) cuts; rungs shorter than one epoch are merged.
+    """
+    rungs = max(1, math.ceil(math.log2(max(candidates, 1))) + 1)
+    epochs = [max(1, round(budget / 2 ** (rungs - 1 - k))) for k in range(rungs)]
+    return sorted(set(epochs))
+
+
+@dataclass
+class Candidate:
+    name: str
+    out_dir: Path
+    report: ResumeReport | None = None
+    #: "running", "finished", "eliminated after N epochs", or why it does not apply.
+    status: str = "running"
+    #: Why a candidate did not run (the strategy's own refusal), for the report.
+    reason: str | None = None
+
+    @property
+    def best(self) -> float | None:
+        return self.report.monitored_best if self.report else None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.report.history) if self.report else 0
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    candidates: tuple[Candidate, ...]
+    rungs: tuple[tuple[int, tuple[str, ...], tuple[str, ...]], ...]  # epochs, ran, kept
+    winner: Candidate
+    control: Candidate
+    budget: int
+    out_dir: Path
+    checkpoint: FileRef
+    input: FileRef
+    interrupted: bool
+    duration_s: float
+    seed: int
+    command_line: tuple[str, ...]
+
+    @property
+    def control_won(self) -> bool:
+        return self.winner.name == CONTROL
+
+    @property
+    def epochs_spent(self) -> int:
+        return sum(c.epochs for c in self.candidates)
+
+    @property
+    def epochs_full(self) -> int:
+        return self.budget * sum(1 for c in self.candidates if c.report is not None)
+
+
+def check_strategies(names: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+    if not chosen:
+        raise UsageError("--strategies needs at least one strategy")
+    for name in chosen:
+        if name in ("auto", CONTROL):
+            raise UsageError(
+                f"--strategies {name!r}: trial runs the control itself; list strategies from:"
+                f" {', '.join(DEFAULT_STRATEGIES)}"
+            )
+        build_strategy(name, {})  # unknown names fail here, before any framework loads
+    return chosen
+
+
+def run_trial(
+    base: ResumeRequest,
+    strategies: Sequence[str],
+    budget: int,
+    observer: Observer | None = None,
+) -> TrialResult:
+    """Race `strategies` and the control on `base`'s checkpoint and data for `budget` epochs."""
+    started = time.monotonic()
+    observer = observer or NullObserver()
+    if budget < 1:
+        raise UsageError(f"--budget-epochs must be >= 1. Received: {budget}")
+    names = (CONTROL, *check_strategies(strategies))
+    out_dir = base.out or default_out_dir(base.model, "trial")
+    input_ref = FileRef(base.model, sha256_of(base.model))
+    pool = [Candidate(n, out_dir / CANDIDATES_DIR / n) for n in names]
+    rungs: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
+    alive = list(pool)
+    schedule = rung_epochs(len(pool) - 1, budget)  # halving cuts the strategies, not the control
+    interrupted = False
+    for k, epochs in enumerate(schedule):
+        for candidate in alive:
+            observer.on_message(
+                Level.INFO, f"rung {k + 1}/{len(schedule)}: {candidate.name} to epoch {epochs}"
+            )
+            interrupted = _advance(candidate, base, budget, epochs, observer)
+            if interrupted:
+                break
+        alive = [c for c in alive if c.report is not None]
+        if interrupted:
+            break
+        ran = tuple(c.name for c in alive)
+        if epochs < budget:
+            alive = _halve(alive)
+            for c in pool:
+                if c.report is not None and c not in alive and c.status == "running":
+                    c.status = f"eliminated after {epochs} epochs"
+        rungs.append((epochs, ran, tuple(c.name for c in alive)))
+    for c in alive:
+        if c.status == "running":
+            c.status = "finished" if not interrupted else "interrupted"
+    control = pool[0]
+    if control.report is None:
+        raise PlateauError(f"the control run failed: {control.status}")
+    finished = [c for c in alive if c.report is not None and c.best is not None]
+    winner = min(finished, key=_rank) if finished else control
+    checkpoint = _publish(winner, out_dir)
+    return TrialResult(
+        candidates=tuple(pool),
+        rungs=tuple(rungs),
+        winner=winner,
+        control=control,
+        budget=budget,
+        out_dir=out_dir,
+        checkpoint=checkpoint,
+        input=input_ref,
+        interrupted=interrupted,
+        duration_s=time.monotonic() - started,
+        seed=base.seed,
+        command_line=base.command_line,
+    )
+
+
+def _advance(
+    c: Candidate, base: ResumeRequest, budget: int, epochs: int, observer: Observer
+) -> bool:
+    """Train `c` up to `epochs` (paused there unless it is the budget); True if interrupted."""
+    pause = epochs if epochs < budget else None
+    try:
+        if c.report is None:
+            request = dataclasses.replace(
+                base, strategy=c.name, strategy_options={}, epochs=budget, patience=None,
+                out=c.out_dir,
+            )  # fmt: skip
+            c.report = run_resume(request, observer, pause_after=pause)
+        else:
+            c.report = continue_resume(
+                c.out_dir, observer, trust_pickle=base.load.trust_pickle,
+                device=base.load.device, pause_after=pause,
+            )  # fmt: skip
+    except StrategyNotApplicableError as exc:
+        c.status, c.reason = "does not apply", exc.message
+        shutil.rmtree(c.out_dir, ignore_errors=True)
+        observer.on_message(Level.WARNING, f"{c.name}: {exc.message}")
+        return False
+    return c.report.stopped_reason is StopReason.INTERRUPTED
+
+
+def _rank(c: Candidate) -> float:
+    """Lower is better, whatever the monitor's mode."""
+    assert c.report is not None
+    value = c.best if c.best is not None else math.inf
+    return value if c.report.monitor.mode.value == "min" else -value
+
+
+def _halve(alive: list[Candidate]) -> list[Candidate]:
+    """The better half of the strategies go on, and the control always does."""
+    control = [c for c in alive if c.name == CONTROL]
+    others = sorted((c for c in alive if c.name != CONTROL), key=_rank)
+    keep = others[: max(1, math.ceil(len(others) / 2))] if others else []
+    return control + keep
+
+
+def _publish(winner: Candidate, out_dir: Path) -> FileRef:
+    """The winner's checkpoint (its best weights) at the top of the trial directory."""
+    assert winner.report is not None
+    assert winner.report.output is not None
+    from plateau_cli.atomic import atomic_path
+
+    source = winner.report.output.path
+    target = out_dir / source.name
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return FileRef(target, sha256_of(target), winner.report.output.format)
