@@ -206,3 +206,19 @@ def test_torch_widen_end_to_end(torch_model, digits, tmp_path):
     unchanged.load_state_dict(state["model_state_dict"], strict=True)
     with torch.no_grad():  # the written file computes the input's function
         assert torch.max(torch.abs(unchanged(xv) - original(xv))).item() <= 1e-5
+
+
+@pytest.mark.torch
+def test_torch_report_names_the_factory_argument_even_when_it_was_a_default(tmp_path):
+    """mlp(hidden=64, inputs=64): both defaults equal the old width; building the module tells
+    which one makes the widened shapes, so the report (and --continue) can rebuild it."""
+    pytest.importorskip("torch")
+    samples = Path(__file__).resolve().parents[2] / "sample_models"
+    args = ["resume", str(samples / "torch" / "augment" / "checkpoint.pt"), "--strategy", "widen"]
+    args += ["--data", str(samples / "data" / "digits_small.npz"), "--epochs", "1"]
+    args += ["--model-factory", f"{samples / 'torch' / 'nets.py'}:mlp"]
+    result = run_cli([*args, "--out", str(tmp_path / "o"), "--json"])
+    assert result.code == 0, result.stderr
+    details = json.loads(result.stdout)["strategy"]["details"]
+    assert details["factory_args"] == {"hidden": 128}
+    assert "--factory-arg hidden=128" in details["rebuild"]

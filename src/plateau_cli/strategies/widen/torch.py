@@ -68,6 +68,7 @@ def apply(
             weight.copy_(torch.from_numpy(noisy))
         after = plan.max_abs_change(original, _outputs(model, inputs))
     remap = torch_state.remap_optimizer(handle, old_modules, new_modules, chain, units, options)
+    rebuilt = rebuilt_factory_args(handle, chain, new_width)
     widened = Widened(
         chain=chain,
         chosen_by=chosen_by,
@@ -80,8 +81,8 @@ def apply(
         params_before=params_before,
         params_after=sum(p.numel() for p in model.parameters()),
         optimizer=remap,
-        rebuild=_rebuild_note(handle, chain, new_width),
-        factory_args=rebuilt_factory_args(handle, chain, new_width),
+        rebuild=_rebuild_note(handle, chain, new_width, rebuilt),
+        factory_args=rebuilt,
     )
     return build_outcome(widened, options, context.seed)
 
@@ -208,14 +209,14 @@ def _outputs(model: nn.Module, inputs: list[torch.Tensor]) -> list[np.ndarray]:
             module.training = training
 
 
-def _rebuild_note(handle: TorchHandle, chain: Chain, new_width: int) -> str:
+def _rebuild_note(handle: TorchHandle, chain: Chain, new_width: int, rebuilt: dict | None) -> str:
     layer, word = chain.layer.name, chain.layer.unit_word
     if handle.template.layout.format == PICKLED_MODULE:
         return (
             f"the checkpoint holds the whole module: it loads as it is, with {layer}"
             f" {new_width} {word} wide"
         )
-    key = width_argument(handle.factory_args, int(chain.layer.width or 0))
+    key = next((k for k, v in (rebuilt or {}).items() if handle.factory_args.get(k) != v), None)
     if key is not None:
         return (
             f"the checkpoint now holds {layer} with {new_width} {word} (was {chain.layer.width}):"
@@ -228,13 +229,49 @@ def _rebuild_note(handle: TorchHandle, chain: Chain, new_width: int) -> str:
     )
 
 
-def width_argument(factory_args: dict[str, object], old_width: int) -> str | None:
-    """The one --factory-arg whose value is the old width, if exactly one is (else unknown)."""
-    keys = [k for k, v in factory_args.items() if type(v) is int and v == old_width]
-    return keys[0] if len(keys) == 1 else None
+def width_argument(handle: TorchHandle, old_width: int, new_width: int) -> str | None:
+    """The factory argument that sets the widened layer's width, found by trying: each keyword
+    whose value (given with --factory-arg, else its default) is the old width is set to the new
+    one, and the module that builds with exactly the widened shapes names it."""
+    if not handle.model_factory:
+        return None
+    defaults = _factory_defaults(handle.model_factory)
+    values = {**defaults, **handle.factory_args}
+    candidates = [k for k, v in values.items() if type(v) is int and v == old_width]
+    wanted = {k: tuple(v.shape) for k, v in handle.model.state_dict().items()}
+    for key in candidates:
+        try:
+            from plateau_cli import entry_points
+
+            built = entry_points.call(
+                handle.model_factory, "--model-factory", {**handle.factory_args, key: new_width}
+            )
+            shapes = {k: tuple(v.shape) for k, v in built.state_dict().items()}
+        except Exception:  # any failure here just means "not this argument"
+            continue
+        if shapes == wanted:
+            return key
+    return None
+
+
+def _factory_defaults(spec: str) -> dict[str, object]:
+    import inspect
+
+    from plateau_cli import entry_points
+    from plateau_cli.errors import PlateauError
+
+    try:
+        signature = inspect.signature(entry_points.resolve(spec, "--model-factory"))
+    except (PlateauError, TypeError, ValueError):
+        return {}
+    return {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def rebuilt_factory_args(handle: TorchHandle, chain: Chain, new_width: int) -> dict | None:
     """The factory arguments that rebuild the widened module, when they can be told."""
-    key = width_argument(handle.factory_args, int(chain.layer.width or 0))
+    key = width_argument(handle, int(chain.layer.width or 0), new_width)
     return None if key is None else {**handle.factory_args, key: new_width}
