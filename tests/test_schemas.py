@@ -264,7 +264,7 @@ def readme_examples() -> dict[str, dict]:
 
 def test_readme_examples_validate_and_every_schema_is_documented():
     examples = readme_examples()
-    assert set(examples) == {"diagnose", "inspect"}
+    assert set(examples) == {"diagnose", "inspect", "trial"}
     for name, document in examples.items():
         validate(document, name)
     text = (SCHEMAS / "README.md").read_text()

@@ -77,7 +77,7 @@ def _artefact_generations(workdir: Path) -> tuple[Callable[[Path], None], ...]:
     resume.sniff_checkpoint = lambda path: Sniffed("numpy", "numpy-npz")  # type: ignore[assignment]
     captured: dict[str, Any] = {}
 
-    def capture(report: Any, handle: Any, out_dir: Path, started: float) -> Any:
+    def capture(report: Any, handle: Any, out_dir: Path, started: float, **_: Any) -> Any:
         captured.update(report=report, handle=handle, started=started)
         return report
 
