@@ -48,7 +48,7 @@ def check_report(report: dict, layer: str) -> None:
     assert (details["old_width"], details["new_width"], details["init"]) == (4, 8, "zero-out")
     assert details["max_output_change_before_noise"] <= 1e-5
     assert (details["params_before"], details["params_after"]) == (310, 610)
-    assert report["changes"][0].startswith(f"{layer}: 4 -> 8 units (zero-out init")
+    assert f"'{layer}': 4 -> 8 units (zero-out init" in report["changes"][0]
     # the pipeline's own evaluation after the change agrees: nothing moved
     assert report["after_change"]["val_loss"] == pytest.approx(
         report["baseline"]["val_loss"], abs=1e-6

@@ -145,7 +145,7 @@ def _bottleneck(e: Evidence) -> Choice | None:
     if width >= limit and not logged:
         return None
     why = (
-        f"{name} has only {width} units, fewer than {limit}"
+        f"layer {name!r} has only {width} units, fewer than {limit}"
         if width < limit
         else "the log shows a high training loss close to validation"
     )

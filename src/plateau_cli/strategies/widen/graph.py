@@ -65,6 +65,10 @@ class Op:
     def unit_word(self) -> str:
         return "filters" if self.kind is Kind.CONV else "units"
 
+    def ref(self) -> str:
+        """How messages name it: `Dense 'hidden'`, `Linear '0'` (torch names can be digits)."""
+        return f"{self.type_name} {self.name!r}"
+
     def label(self) -> str:
         return f"{self.name} ({self.width} {self.unit_word})" if self.width else self.name
 

@@ -108,7 +108,7 @@ def build_outcome(w: Widened, options: WidenOptions, seed: int) -> StrategyOutco
     layer, consumer = w.chain.layer, w.chain.consumer
     old, words = layer.width, layer.unit_word
     head = (
-        f"{layer.name}: {old} -> {w.new_width} {words} ({w.init.value} init: {INIT_WORDS[w.init]})"
+        f"{layer.ref()}: {old} -> {w.new_width} {words} ({w.init.value} init: {INIT_WORDS[w.init]})"
     )
     if w.init is Init.NET2NET and w.change_after_noise is not None:
         effect = (
@@ -121,14 +121,14 @@ def build_outcome(w: Widened, options: WidenOptions, seed: int) -> StrategyOutco
         effect = f"NOT function-preserving, max |output change| {w.change_before_noise:.2g}"
     changes = [f"{head}, {effect} on the validation data ({w.samples} samples)"]
     why = (
-        f"{layer.name} chosen with --layer"
+        f"{layer.ref()} chosen with --layer"
         if w.chosen_by == "--layer"
-        else f"{layer.name} is {w.chosen_by} (the bottleneck)"
+        else f"{layer.ref()} is {w.chosen_by} (the bottleneck)"
     )
     along = "".join(f" and BatchNorm {n.name}" for n in w.chain.batch_norms)
     block = f", {w.chain.block} inputs per unit after the Flatten" if w.chain.block > 1 else ""
     changes.append(
-        f"{why}; its consumer {consumer.name}{along} adjusted to the new width{block};"
+        f"{why}; its consumer {consumer.ref()}{along} adjusted to the new width{block};"
         f" parameters {w.params_before:,} -> {w.params_after:,}"
     )
     if w.rebuild:
