@@ -46,6 +46,6 @@ def test_examples_have_not_drifted():
         timeout=600,
         check=False,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr + (
-        "\nregenerate with: python scripts/readme_examples.py"
+    assert proc.returncode == 0, (
+        proc.stdout + proc.stderr + ("\nregenerate with: python scripts/readme_examples.py")
     )
