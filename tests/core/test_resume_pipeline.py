@@ -35,9 +35,10 @@ class NumpyAdapter(Adapter):
 @pytest.fixture
 def numpy_framework(monkeypatch):
     monkeypatch.setitem(registry.ADAPTERS, "numpy", f"{__name__}:NumpyAdapter")
-    monkeypatch.setattr(
-        "plateau_cli.resume.sniff_checkpoint", lambda path: Sniffed("numpy", "numpy-npz")
-    )
+    for module in ("plateau_cli.resume", "plateau_cli.resume_continue"):
+        monkeypatch.setattr(
+            f"{module}.sniff_checkpoint", lambda path: Sniffed("numpy", "numpy-npz")
+        )
 
 
 @pytest.fixture
@@ -179,7 +180,7 @@ def _interrupt_at(monkeypatch, epoch_to_stop):
 
 def test_continue_goes_on_without_redoing_epochs(numpy_framework, model_and_data, monkeypatch):
     from plateau_cli import trainer as trainer_module
-    from plateau_cli.resume import continue_resume
+    from plateau_cli.resume_continue import continue_resume
 
     model, data = model_and_data
     original = _interrupt_at(monkeypatch, 2)
@@ -214,7 +215,7 @@ def schedule_options():
 
 
 def test_continue_refuses_a_completed_run(numpy_framework, model_and_data):
-    from plateau_cli.resume import continue_resume
+    from plateau_cli.resume_continue import continue_resume
 
     model, data = model_and_data
     done = run_resume(_request(model, data, epochs=1))

@@ -1,0 +1,95 @@
+"""`plateau-cli inspect`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.options import (
+    DATA_PANEL,
+    DeviceOpt,
+    FactoryArg,
+    ModelFactory,
+    TrustPickle,
+    load_options,
+    parse_image_size,
+)
+
+
+@app.command()
+def inspect(
+    model: Annotated[Path, typer.Argument(help="A checkpoint: .keras, .h5, .pt/.pth/.ckpt, ...")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout (schema_version 1).")
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    model_factory: ModelFactory = None,
+    factory_arg: FactoryArg = None,
+    device: DeviceOpt = "cpu",
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Also evaluate on this data and count dead ReLU units (output 0 on every"
+                " training sample: no learning rate revives them)."
+            ),
+            rich_help_panel=DATA_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        typer.Option(help="Share held out for validation.", rich_help_panel=DATA_PANEL),
+    ] = None,
+    image_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Image folders: HxW when the model does not say.", rich_help_panel=DATA_PANEL
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Batch size for --data.", rich_help_panel=DATA_PANEL)
+    ] = 64,
+) -> None:
+    """Show what a checkpoint contains: layers, frozen parameters, optimizer and its state.
+
+    With --data, also the training and validation loss and the dead ReLU units per layer.
+    """
+    from plateau_cli.adapters.sniff import sniff_checkpoint
+    from plateau_cli.frameworks import load_handle
+    from plateau_cli.inspection import describe_to_json, probe_to_json, probe_with_data
+    from plateau_cli.outputs import sha256_of
+
+    sniffed = sniff_checkpoint(model)
+    options = load_options(trust_pickle, model_factory, factory_arg, None, None, None, device)
+    spec = None
+    if data is not None:
+        from plateau_cli.data import parse_data_spec
+
+        spec = parse_data_spec(data, target=target, val_split=val_split, seed=0)
+    from plateau_cli.resume import check_load_options
+
+    check_load_options(sniffed.framework, options)
+    handle = load_handle(model, options)
+    probe = (
+        probe_with_data(handle, spec, parse_image_size(image_size), batch_size)
+        if spec is not None
+        else None
+    )
+    description = handle.describe()
+    if json_output:
+        print_json(describe_to_json(description, sha256_of(model)) | {"data": probe_to_json(probe)})
+    else:
+        from plateau_cli.render.console import stderr_console
+        from plateau_cli.render.inspect import render_inspect, render_probe
+
+        console = stderr_console()
+        render_inspect(console, description)
+        if probe is not None:
+            render_probe(console, probe)

@@ -1,0 +1,95 @@
+"""Options several commands share: panels, load options, image size."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from plateau_cli.errors import UsageError
+
+LOAD_PANEL = "Loading the checkpoint"
+TRAIN_PANEL = "Training"
+DATA_PANEL = "Data"
+LR_PANEL = "lr-decay options"
+WIDEN_PANEL = "widen options"
+UNFREEZE_PANEL = "unfreeze options"
+AUGMENT_PANEL = "augment options"
+
+
+def load_options(
+    trust_pickle: bool,
+    model_factory: str | None,
+    factory_arg: list[str] | None,
+    loss: str | None,
+    optimizer: str | None,
+    lr: float | None,
+    device: str,
+) -> Any:
+    from plateau_cli.adapters.base import LoadOptions
+    from plateau_cli.entry_points import parse_factory_args
+
+    return LoadOptions(
+        trust_pickle=trust_pickle,
+        model_factory=model_factory,
+        factory_args=parse_factory_args(factory_arg or []),
+        loss=loss,
+        optimizer=optimizer,
+        lr=lr,
+        device=device,
+    )
+
+
+TrustPickle = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help=(
+            "Allow loading that can run code stored in the file (full pickled torch modules,"
+            " Keras Lambda layers). Only for checkpoints you made yourself: a checkpoint from"
+            " elsewhere can run any command when unpickled."
+        ),
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+ModelFactory = Annotated[
+    str | None,
+    typer.Option(
+        help="PyTorch: 'module:callable' or 'path/file.py:callable' that builds the nn.Module.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+FactoryArg = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="key=value passed to --model-factory (values are Python literals); repeatable.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+LossOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Loss for a model saved without one (e.g. sparse_categorical_crossentropy).",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+OptimizerOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Optimizer when the checkpoint has none (adam, sgd, ...), or to override its class.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(help="PyTorch device: auto, cpu, cuda or mps.", rich_help_panel=LOAD_PANEL),
+]
+
+
+def parse_image_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    height, sep, width = text.lower().partition("x")
+    if not sep or not height.strip().isdigit() or not width.strip().isdigit():
+        raise UsageError(f"--image-size must be HxW, e.g. 64x64. Received: {text!r}")
+    return int(height), int(width)

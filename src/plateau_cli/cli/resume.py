@@ -1,0 +1,335 @@
+"""`plateau-cli resume` (and `resume --continue`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.options import (
+    DATA_PANEL,
+    LR_PANEL,
+    TRAIN_PANEL,
+    DeviceOpt,
+    FactoryArg,
+    LossOpt,
+    ModelFactory,
+    OptimizerOpt,
+    TrustPickle,
+    load_options,
+    parse_image_size,
+)
+from plateau_cli.cli.strategy_options import (
+    AugmentOpt,
+    BakeOpt,
+    BaseLrMultOpt,
+    CooldownOpt,
+    CopiesOpt,
+    FactorOpt,
+    GammaOpt,
+    GradualOpt,
+    InitOpt,
+    LayerOpt,
+    LayersOpt,
+    LrMultOpt,
+    LrPatienceOpt,
+    MinLrOpt,
+    MixupOpt,
+    NoiseOpt,
+    ScheduleOpt,
+    StepSizeOpt,
+    TrainBnOpt,
+    UnitsOpt,
+)
+from plateau_cli.errors import ExitStatus, UsageError
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    model: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ... (not with --continue)",
+            show_default=False,
+        ),
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "The change to make: lr-decay, augment, widen, unfreeze, or auto (chosen from"
+                " the checkpoint, the data and --log)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Training data: an .npz (x_train, y_train, x_val, y_val), a CSV (with --target),"
+                " an image folder, or 'module:function' returning (train, val)."
+            ),
+            rich_help_panel=DATA_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "--strategy auto: the run's training log (any format diagnose reads, or an"
+                " earlier history.csv); without it auto decides from the checkpoint and data."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    continue_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--continue",
+            help=(
+                "Go on with an interrupted run from its output directory: its last completed"
+                " epoch, its settings, its report (only --trust-pickle, --device, --json, --quiet"
+                " and --require-improvement may be given again)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        typer.Option(
+            help="Share held out for validation when the data has no split.",
+            rich_help_panel=DATA_PANEL,
+        ),
+    ] = None,
+    image_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Image folders: HxW when the model does not say (e.g. 64x64).",
+            rich_help_panel=DATA_PANEL,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Epochs to resume for.", rich_help_panel=TRAIN_PANEL)
+    ] = 10,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)
+    ] = 32,
+    monitor: Annotated[
+        str,
+        typer.Option(
+            help="Metric for early stopping and the verdict.", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = "val_loss",
+    min_delta: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Smallest change that counts as improvement.", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = 0.0,
+    patience: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Early stopping: epochs without improvement before stopping (best weights kept).",
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = 5,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed (a CPU re-run gives the same numbers).", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default: a new directory beside the model)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print report.json's object on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    require_improvement: Annotated[
+        bool,
+        typer.Option(
+            "--require-improvement",
+            help="Exit 1 when the monitored metric did not improve on the baseline.",
+        ),
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    model_factory: ModelFactory = None,
+    factory_arg: FactoryArg = None,
+    loss: LossOpt = None,
+    optimizer: OptimizerOpt = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help=(
+                "Learning rate: for lr-decay the new rate (instead of --factor); otherwise the"
+                " rate of a new optimizer, or an override of the restored one."
+            ),
+            rich_help_panel=LR_PANEL,
+        ),
+    ] = None,
+    device: DeviceOpt = "auto",
+    factor: FactorOpt = None,
+    schedule: ScheduleOpt = None,
+    min_lr: MinLrOpt = None,
+    lr_patience: LrPatienceOpt = None,
+    cooldown: CooldownOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    units: UnitsOpt = None,
+    layer: LayerOpt = None,
+    init: InitOpt = None,
+    noise: NoiseOpt = None,
+    layers: LayersOpt = None,
+    gradual: GradualOpt = False,
+    base_lr_mult: BaseLrMultOpt = None,
+    train_bn: TrainBnOpt = False,
+    augment: AugmentOpt = None,
+    mixup: MixupOpt = None,
+    copies: CopiesOpt = None,
+    bake: BakeOpt = False,
+    lr_mult: LrMultOpt = None,
+) -> None:
+    """Resume training from a saved model with one targeted change, and report whether it worked.
+
+    Writes the new checkpoint, report.json, report.md, history.csv and curves.png into --out;
+    never writes over MODEL. Exit 0 on success, 1 with --require-improvement when the monitored
+    metric did not improve, 2 for bad input, 130 when interrupted (the best checkpoint so far and
+    a report marked interrupted are written).
+    """
+    from plateau_cli.observer import NullObserver
+    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.progress import RichObserver
+    from plateau_cli.resume import ResumeRequest, run_resume
+    from plateau_cli.resume_continue import continue_resume
+    from plateau_cli.strategies import build_strategy
+
+    console = stderr_console()
+    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    if continue_from is not None:
+        _check_continue_options(ctx, model)
+        try:
+            report = continue_resume(
+                continue_from,
+                observer,
+                trust_pickle=trust_pickle,
+                device=device if _given(ctx, "device") else None,
+                command_line=("plateau-cli", *sys.argv[1:]),
+            )
+        finally:
+            if isinstance(observer, RichObserver):
+                observer.close()
+        _finish_resume(report, console, json_output, quiet, require_improvement)
+        return
+    if model is None:
+        raise UsageError("missing argument MODEL (or use --continue OUT_DIR)")
+    if strategy is None:
+        raise UsageError("missing option --strategy (lr-decay, augment, widen, unfreeze or auto)")
+    if data is None:
+        raise UsageError(
+            "missing option --data (an .npz, a CSV, an image folder or module:function)"
+        )
+
+    given = {
+        k: v
+        for k, v in {
+            "factor": factor,
+            "schedule": schedule,
+            "min_lr": min_lr,
+            "lr_patience": lr_patience,
+            "cooldown": cooldown,
+            "step_size": step_size,
+            "gamma": gamma,
+            "units": units,
+            "layer": layer,
+            "init": init,
+            "noise": noise,
+            "layers": layers,
+            "gradual": gradual or None,
+            "base_lr_mult": base_lr_mult,
+            "train_bn": train_bn or None,
+            "augment": augment,
+            "mixup": mixup,
+            "copies": copies,
+            "bake": bake or None,
+            "lr_mult": lr_mult,
+        }.items()
+        if v is not None
+    }
+    if strategy == "lr-decay" and lr is not None:
+        given["lr"] = lr
+    chosen = None if strategy == "auto" else build_strategy(strategy, given)
+    request = ResumeRequest(
+        model=model,
+        strategy=strategy,
+        data=data,
+        strategy_options=given,
+        target=target,
+        val_split=val_split,
+        image_size=parse_image_size(image_size),
+        epochs=epochs,
+        batch_size=batch_size,
+        monitor=monitor,
+        min_delta=min_delta,
+        patience=patience,
+        seed=seed,
+        out=out,
+        load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
+        command_line=("plateau-cli", *sys.argv[1:]),
+        log=log,
+    )
+    try:
+        report = run_resume(request, observer, strategy=chosen)
+    finally:
+        if isinstance(observer, RichObserver):
+            observer.close()
+    _finish_resume(report, console, json_output, quiet, require_improvement)
+
+
+#: What `--continue` accepts again; everything else comes from the interrupted run's report.
+_CONTINUE_OPTIONS = frozenset(
+    {"continue_from", "json_output", "quiet", "require_improvement", "trust_pickle", "device"}
+)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _check_continue_options(ctx: typer.Context, model: Path | None) -> None:
+    extra = [n for n in ctx.params if n not in _CONTINUE_OPTIONS and _given(ctx, n)]
+    if model is not None or extra:
+        shown = ["MODEL"] if model is not None else []
+        shown += ["--" + n.replace("_", "-") for n in extra]
+        raise UsageError(
+            f"--continue takes the run's settings from its report.json; drop {', '.join(shown)}"
+        )
+
+
+def _finish_resume(
+    report: Any, console: Any, json_output: bool, quiet: bool, require_improvement: bool
+) -> None:
+    if json_output:
+        from plateau_cli.report.json_report import to_json
+
+        print_json(to_json(report))
+    elif not quiet:
+        from plateau_cli.render.resume import render_summary
+
+        render_summary(console, report)
+    if report.interrupted:
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
+    if require_improvement and not report.improved:
+        raise typer.Exit(int(ExitStatus.NOT_IMPROVED))

@@ -1,0 +1,160 @@
+"""`plateau-cli trial`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.options import (
+    DATA_PANEL,
+    TRAIN_PANEL,
+    DeviceOpt,
+    FactoryArg,
+    LossOpt,
+    ModelFactory,
+    OptimizerOpt,
+    TrustPickle,
+    load_options,
+    parse_image_size,
+)
+from plateau_cli.errors import ExitStatus
+
+
+@app.command()
+def trial(
+    model: Annotated[
+        Path, typer.Argument(help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ...")
+    ],
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Training data, as for resume (.npz, CSV, image folder, module:function).",
+            rich_help_panel=DATA_PANEL,
+            show_default=False,
+        ),
+    ],
+    strategies: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "Candidates, comma-separated (each with its defaults); the control, continue"
+                " unchanged, always runs beside them."
+            )
+        ),
+    ] = "lr-decay,augment,widen,unfreeze",
+    budget_epochs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help=(
+                "Epochs the finalists train; earlier rungs are shorter and the worse half of"
+                " the candidates stops after each (successive halving)."
+            ),
+        ),
+    ] = 8,
+    target: Annotated[
+        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        typer.Option(help="Share held out for validation.", rich_help_panel=DATA_PANEL),
+    ] = None,
+    image_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Image folders: HxW when the model does not say.", rich_help_panel=DATA_PANEL
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)
+    ] = 32,
+    monitor: Annotated[
+        str, typer.Option(help="Metric the candidates are ranked on.", rich_help_panel=TRAIN_PANEL)
+    ] = "val_loss",
+    min_delta: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Smallest change that counts as improvement.", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = 0.0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed (every candidate gets the same).", rich_help_panel=TRAIN_PANEL
+        ),
+    ] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output directory (default: a new directory beside the model)."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print trial.json's object on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    require_improvement: Annotated[
+        bool,
+        typer.Option(
+            "--require-improvement", help="Exit 1 when no strategy beats continuing unchanged."
+        ),
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    model_factory: ModelFactory = None,
+    factory_arg: FactoryArg = None,
+    loss: LossOpt = None,
+    optimizer: OptimizerOpt = None,
+    device: DeviceOpt = "auto",
+) -> None:
+    """Race the strategies against continuing unchanged from one checkpoint, and keep the winner.
+
+    Every candidate resumes from the same checkpoint with the same seed; after each short rung
+    the better half goes on (successive halving), the control always with them, so the winner
+    is never worse than continuing unchanged. Writes the winner's checkpoint, trial.json,
+    trial.md, trial.png (every candidate's curve) and each candidate's own resume report.
+    """
+    from plateau_cli.observer import NullObserver
+    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.progress import RichObserver
+    from plateau_cli.report.trial_report import to_json, write_trial
+    from plateau_cli.resume import ResumeRequest
+    from plateau_cli.trial import check_strategies, run_trial
+
+    names = check_strategies(strategies.split(","))
+    request = ResumeRequest(
+        model=model,
+        strategy="continue",
+        data=data,
+        target=target,
+        val_split=val_split,
+        image_size=parse_image_size(image_size),
+        epochs=budget_epochs,
+        batch_size=batch_size,
+        monitor=monitor,
+        min_delta=min_delta,
+        patience=None,
+        seed=seed,
+        out=out,
+        load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, None, device),
+        command_line=("plateau-cli", *sys.argv[1:]),
+    )
+    console = stderr_console()
+    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    try:
+        result = run_trial(request, names, budget_epochs, observer)
+    finally:
+        if isinstance(observer, RichObserver):
+            observer.close()
+    write_trial(result)
+    if json_output:
+        print_json(to_json(result))
+    elif not quiet:
+        from plateau_cli.render.trial import render_trial
+
+        render_trial(console, result)
+    if result.interrupted:
+        raise typer.Exit(int(ExitStatus.INTERRUPTED))
+    if require_improvement and result.control_won:
+        raise typer.Exit(int(ExitStatus.NOT_IMPROVED))
