@@ -27,15 +27,9 @@ def worker(framework: str, names: list[str], budget: int) -> None:
 
     for name in names:
         s = scenarios.BY_NAME[name]
-        if framework == "keras":
-            model, data, extra = SAMPLES / "keras" / name / "model.keras", s.keras_data, []
-        else:
-            model, data = SAMPLES / "torch" / name / "checkpoint.pt", s.torch_data
-            extra = ["--model-factory", f"{SAMPLES / 'torch' / 'nets.py'}:{s.factory}"]
-            extra += [a for k, v in s.factory_args for a in ("--factory-arg", f"{k}={v}")]
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "trial"
-            argv = ["trial", str(model), "--data", str(SAMPLES / "data" / data), *extra]
+            argv = ["trial", *scenarios.cli_args(s, framework, SAMPLES)]
             argv += ["--budget-epochs", str(budget), "--out", str(out), "--quiet"]
             try:
                 main(argv)

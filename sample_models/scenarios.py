@@ -10,6 +10,7 @@ capacity plateau and not a dead-unit one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 #: Epochs of the check runs (continue unchanged; learning rate x0.1) made from every sample.
 CHECK_EPOCHS = 10
@@ -124,6 +125,26 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+def cli_args(scenario: Scenario, framework: str, root: Path) -> list[str]:
+    """`MODEL --data DATA [--model-factory ... --factory-arg ...]` for `plateau-cli resume` or
+    `trial` on this sample, with paths under `root` (the sample_models folder)."""
+    if framework == "keras":
+        model, data, extra = root / "keras" / scenario.name / "model.keras", scenario.keras_data, []
+    else:
+        model, data = root / "torch" / scenario.name / "checkpoint.pt", scenario.torch_data
+        extra = ["--model-factory", f"{root / 'torch' / 'nets.py'}:{scenario.factory}"]
+        extra += [a for k, v in scenario.factory_args for a in ("--factory-arg", f"{k}={v}")]
+    return [str(model), "--data", str(root / "data" / data), *extra]
+
+
+def log_path(scenario: Scenario, framework: str, root: Path) -> Path:
+    """The log of the run that made the sample."""
+    name = "training.log" if framework == "keras" else "train_log.jsonl"
+    return root / framework / scenario.name / name
+
+
 #: Optimizer settings besides the learning rate: `lr` uses AdamW with this decay (it bounds the
 #: weights, so the high rate adds noise instead of blowing the weights up), `dead` uses SGD with
 #: this momentum; the others use Adam with its defaults.

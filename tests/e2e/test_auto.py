@@ -40,17 +40,9 @@ def measured_best() -> dict[tuple[str, str], str]:
 
 
 def _args(framework: str, scenario, out: Path, with_log: bool) -> list[str]:
-    name = scenario.name
-    if framework == "keras":
-        model, data = SAMPLES / "keras" / name / "model.keras", scenario.keras_data
-        log, extra = SAMPLES / "keras" / name / "training.log", []
-    else:
-        model, data = SAMPLES / "torch" / name / "checkpoint.pt", scenario.torch_data
-        log = SAMPLES / "torch" / name / "train_log.jsonl"
-        extra = ["--model-factory", f"{SAMPLES / 'torch' / 'nets.py'}:{scenario.factory}"]
-        extra += [a for k, v in scenario.factory_args for a in ("--factory-arg", f"{k}={v}")]
-    args = ["resume", str(model), "--strategy", "auto", "--data", str(SAMPLES / "data" / data)]
-    args += ["--epochs", "1", "--out", str(out), "--json", *extra]
+    args = ["resume", *scenarios.cli_args(scenario, framework, SAMPLES), "--strategy", "auto"]
+    args += ["--epochs", "1", "--out", str(out), "--json"]
+    log = scenarios.log_path(scenario, framework, SAMPLES)
     return args + (["--log", str(log)] if with_log else [])
 
 

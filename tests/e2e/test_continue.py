@@ -29,15 +29,9 @@ CASES = [
 
 
 def _args(framework: str, name: str, strategy: str, extra: list[str], out: Path) -> list[str]:
-    scenario = scenarios.BY_NAME[name]
-    if framework == "keras":
-        model, data, load = SAMPLES / "keras" / name / "model.keras", scenario.keras_data, []
-    else:
-        model, data = SAMPLES / "torch" / name / "checkpoint.pt", scenario.torch_data
-        load = ["--model-factory", f"{SAMPLES / 'torch' / 'nets.py'}:{scenario.factory}"]
-        load += [a for k, v in scenario.factory_args for a in ("--factory-arg", f"{k}={v}")]
-    args = ["resume", str(model), "--strategy", strategy, "--data", str(SAMPLES / "data" / data)]
-    return [*args, "--epochs", "4", "--patience", "4", "--out", str(out), "--json", *load, *extra]
+    sample = scenarios.cli_args(scenarios.BY_NAME[name], framework, SAMPLES)
+    args = ["resume", *sample, "--strategy", strategy, "--epochs", "4", "--patience", "4"]
+    return [*args, "--out", str(out), "--json", *extra]
 
 
 @pytest.mark.slow

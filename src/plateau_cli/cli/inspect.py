@@ -12,8 +12,11 @@ from plateau_cli.cli.options import (
     DATA_PANEL,
     DeviceOpt,
     FactoryArg,
+    ImageSizeOpt,
     ModelFactory,
+    TargetOpt,
     TrustPickle,
+    ValSplitOpt,
     load_options,
     parse_image_size,
 )
@@ -40,19 +43,9 @@ def inspect(
             show_default=False,
         ),
     ] = None,
-    target: Annotated[
-        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
-    ] = None,
-    val_split: Annotated[
-        float | None,
-        typer.Option(help="Share held out for validation.", rich_help_panel=DATA_PANEL),
-    ] = None,
-    image_size: Annotated[
-        str | None,
-        typer.Option(
-            help="Image folders: HxW when the model does not say.", rich_help_panel=DATA_PANEL
-        ),
-    ] = None,
+    target: TargetOpt = None,
+    val_split: ValSplitOpt = None,
+    image_size: ImageSizeOpt = None,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Batch size for --data.", rich_help_panel=DATA_PANEL)
     ] = 64,

@@ -93,3 +93,22 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
     if not sep or not height.strip().isdigit() or not width.strip().isdigit():
         raise UsageError(f"--image-size must be HxW, e.g. 64x64. Received: {text!r}")
     return int(height), int(width)
+
+
+TargetOpt = Annotated[
+    str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
+]
+ValSplitOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Share held out for validation when the data has no split.",
+        rich_help_panel=DATA_PANEL,
+    ),
+]
+ImageSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Image folders: HxW when the model does not say (e.g. 64x64).",
+        rich_help_panel=DATA_PANEL,
+    ),
+]

@@ -15,10 +15,13 @@ from plateau_cli.cli.options import (
     TRAIN_PANEL,
     DeviceOpt,
     FactoryArg,
+    ImageSizeOpt,
     LossOpt,
     ModelFactory,
     OptimizerOpt,
+    TargetOpt,
     TrustPickle,
+    ValSplitOpt,
     load_options,
     parse_image_size,
 )
@@ -100,23 +103,9 @@ def resume(
             show_default=False,
         ),
     ] = None,
-    target: Annotated[
-        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
-    ] = None,
-    val_split: Annotated[
-        float | None,
-        typer.Option(
-            help="Share held out for validation when the data has no split.",
-            rich_help_panel=DATA_PANEL,
-        ),
-    ] = None,
-    image_size: Annotated[
-        str | None,
-        typer.Option(
-            help="Image folders: HxW when the model does not say (e.g. 64x64).",
-            rich_help_panel=DATA_PANEL,
-        ),
-    ] = None,
+    target: TargetOpt = None,
+    val_split: ValSplitOpt = None,
+    image_size: ImageSizeOpt = None,
     epochs: Annotated[
         int, typer.Option(min=1, help="Epochs to resume for.", rich_help_panel=TRAIN_PANEL)
     ] = 10,

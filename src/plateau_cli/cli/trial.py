@@ -14,10 +14,13 @@ from plateau_cli.cli.options import (
     TRAIN_PANEL,
     DeviceOpt,
     FactoryArg,
+    ImageSizeOpt,
     LossOpt,
     ModelFactory,
     OptimizerOpt,
+    TargetOpt,
     TrustPickle,
+    ValSplitOpt,
     load_options,
     parse_image_size,
 )
@@ -56,19 +59,9 @@ def trial(
             ),
         ),
     ] = 8,
-    target: Annotated[
-        str | None, typer.Option(help="CSV: the label column.", rich_help_panel=DATA_PANEL)
-    ] = None,
-    val_split: Annotated[
-        float | None,
-        typer.Option(help="Share held out for validation.", rich_help_panel=DATA_PANEL),
-    ] = None,
-    image_size: Annotated[
-        str | None,
-        typer.Option(
-            help="Image folders: HxW when the model does not say.", rich_help_panel=DATA_PANEL
-        ),
-    ] = None,
+    target: TargetOpt = None,
+    val_split: ValSplitOpt = None,
+    image_size: ImageSizeOpt = None,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)
     ] = 32,
