@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -112,3 +113,15 @@ ImageSizeOpt = Annotated[
         rich_help_panel=DATA_PANEL,
     ),
 ]
+BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)]
+MinDeltaOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0, help="Smallest change that counts as improvement.", rich_help_panel=TRAIN_PANEL
+    ),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(help="Output directory (default: a new directory beside the model)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]

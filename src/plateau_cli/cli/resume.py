@@ -13,12 +13,16 @@ from plateau_cli.cli.options import (
     DATA_PANEL,
     LR_PANEL,
     TRAIN_PANEL,
+    BatchSizeOpt,
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
     LossOpt,
+    MinDeltaOpt,
     ModelFactory,
     OptimizerOpt,
+    OutOpt,
+    QuietOpt,
     TargetOpt,
     TrustPickle,
     ValSplitOpt,
@@ -109,21 +113,14 @@ def resume(
     epochs: Annotated[
         int, typer.Option(min=1, help="Epochs to resume for.", rich_help_panel=TRAIN_PANEL)
     ] = 10,
-    batch_size: Annotated[
-        int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)
-    ] = 32,
+    batch_size: BatchSizeOpt = 32,
     monitor: Annotated[
         str,
         typer.Option(
             help="Metric for early stopping and the verdict.", rich_help_panel=TRAIN_PANEL
         ),
     ] = "val_loss",
-    min_delta: Annotated[
-        float,
-        typer.Option(
-            min=0.0, help="Smallest change that counts as improvement.", rich_help_panel=TRAIN_PANEL
-        ),
-    ] = 0.0,
+    min_delta: MinDeltaOpt = 0.0,
     patience: Annotated[
         int,
         typer.Option(
@@ -138,14 +135,11 @@ def resume(
             help="Random seed (a CPU re-run gives the same numbers).", rich_help_panel=TRAIN_PANEL
         ),
     ] = 0,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Output directory (default: a new directory beside the model)."),
-    ] = None,
+    out: OutOpt = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print report.json's object on stdout.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    quiet: QuietOpt = False,
     require_improvement: Annotated[
         bool,
         typer.Option(

@@ -12,12 +12,16 @@ from plateau_cli.cli.app import app, print_json
 from plateau_cli.cli.options import (
     DATA_PANEL,
     TRAIN_PANEL,
+    BatchSizeOpt,
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
     LossOpt,
+    MinDeltaOpt,
     ModelFactory,
     OptimizerOpt,
+    OutOpt,
+    QuietOpt,
     TargetOpt,
     TrustPickle,
     ValSplitOpt,
@@ -62,32 +66,22 @@ def trial(
     target: TargetOpt = None,
     val_split: ValSplitOpt = None,
     image_size: ImageSizeOpt = None,
-    batch_size: Annotated[
-        int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)
-    ] = 32,
+    batch_size: BatchSizeOpt = 32,
     monitor: Annotated[
         str, typer.Option(help="Metric the candidates are ranked on.", rich_help_panel=TRAIN_PANEL)
     ] = "val_loss",
-    min_delta: Annotated[
-        float,
-        typer.Option(
-            min=0.0, help="Smallest change that counts as improvement.", rich_help_panel=TRAIN_PANEL
-        ),
-    ] = 0.0,
+    min_delta: MinDeltaOpt = 0.0,
     seed: Annotated[
         int,
         typer.Option(
             help="Random seed (every candidate gets the same).", rich_help_panel=TRAIN_PANEL
         ),
     ] = 0,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Output directory (default: a new directory beside the model)."),
-    ] = None,
+    out: OutOpt = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print trial.json's object on stdout.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    quiet: QuietOpt = False,
     require_improvement: Annotated[
         bool,
         typer.Option(
