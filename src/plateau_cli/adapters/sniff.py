@@ -19,6 +19,7 @@ from plateau_cli.errors import (
     UnknownFormatError,
     UnsafeCheckpointError,
 )
+from plateau_cli.zips import DAMAGED_ZIP_ERRORS
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -93,7 +94,7 @@ def _sniff_zip(path: Path) -> Sniffed:
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+    except DAMAGED_ZIP_ERRORS as exc:
         # NotImplementedError: a central directory claiming an unknown zip version (fuzzing)
         raise CorruptCheckpointError(
             f"{path}: a damaged or truncated zip archive ({exc}); restore it from a good copy"

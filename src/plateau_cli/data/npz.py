@@ -11,7 +11,6 @@ run code when loaded, so it is refused with a message, never executed.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from plateau_cli.data.arrays import as_features, check_lengths, labels_pair
 from plateau_cli.data.base import ArraySplit, DataBundle, DataSpec
 from plateau_cli.data.split import split_arrays
 from plateau_cli.errors import BadInputError, CorruptFileError
+from plateau_cli.zips import DAMAGED_ZIP_ERRORS
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "x_train": ("x_train", "train_x", "xtrain"),
@@ -62,16 +62,7 @@ def read_layout(path: Path, source: str, val_split: float | None) -> NpzLayout:
                 )
             with loaded as archive:
                 files = list(archive.files)
-    # zipfile raises NotImplementedError for an unknown zip version or compression method and
-    # RuntimeError for an encrypted member: a damaged or foreign file either way.
-    except (
-        OSError,
-        ValueError,
-        zipfile.BadZipFile,
-        EOFError,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:
+    except DAMAGED_ZIP_ERRORS as exc:
         raise CorruptFileError(
             f"{source}: not a readable .npz archive ({exc}); write one with"
             " numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
@@ -138,7 +129,7 @@ def load_npz(spec: DataSpec) -> DataBundle:
     try:
         with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
             raw = {role: _read(archive, key, spec.source) for role, key in layout.keys.items()}
-    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as exc:
+    except DAMAGED_ZIP_ERRORS as exc:
         raise CorruptFileError(f"{spec.source}: the archive is damaged ({exc})") from exc
     notes = (layout.note,) if layout.note else ()
     if layout.kind == "split":

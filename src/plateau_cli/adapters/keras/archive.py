@@ -29,6 +29,7 @@ import numpy as np
 
 from plateau_cli.adapters.sniff import KERAS_H5, KERAS_V3
 from plateau_cli.errors import CorruptCheckpointError, UnknownFormatError
+from plateau_cli.zips import DAMAGED_ZIP_ERRORS
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
@@ -62,10 +63,6 @@ def read_facts(path: Path, fmt: str) -> FileFacts:
             return _read_v3(path)
         if fmt == KERAS_H5:
             return _read_h5(path)
-    except (zipfile.BadZipFile, EOFError) as exc:
-        raise CorruptCheckpointError(
-            f"{path}: a damaged or truncated .keras archive ({exc}); restore it from a good copy"
-        ) from exc
     except json.JSONDecodeError as exc:
         raise CorruptCheckpointError(
             f"{path}: the model configuration inside is not valid JSON ({exc.msg} at line"
@@ -80,6 +77,10 @@ def read_facts(path: Path, fmt: str) -> FileFacts:
         raise CorruptCheckpointError(
             f"{path}: cannot read the HDF5 data ({_first_line(exc)}); the file is damaged or"
             " truncated: restore it from a good copy"
+        ) from exc
+    except DAMAGED_ZIP_ERRORS as exc:  # after the JSON and text errors it includes
+        raise CorruptCheckpointError(
+            f"{path}: a damaged or truncated .keras archive ({exc}); restore it from a good copy"
         ) from exc
     raise UnknownFormatError(f"{path}: format {fmt!r} is not a Keras checkpoint format")
 

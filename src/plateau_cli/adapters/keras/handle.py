@@ -25,6 +25,7 @@ from plateau_cli.atomic import atomic_path
 from plateau_cli.data import check_fit
 from plateau_cli.data.base import DataBundle
 from plateau_cli.errors import OutputError
+from plateau_cli.zips import DAMAGED_ZIP_ERRORS
 
 CHECKPOINT_NAME = "model.keras"
 
@@ -200,7 +201,7 @@ def _check_archive(tmp: Path, final: Path) -> None:
         with zipfile.ZipFile(tmp) as archive:
             names = set(archive.namelist())
             bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except DAMAGED_ZIP_ERRORS as exc:
         raise OutputError(
             f"cannot write {final}: the archive Keras wrote is damaged ({exc})"
         ) from exc

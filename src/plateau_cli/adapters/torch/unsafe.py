@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from plateau_cli.zips import DAMAGED_ZIP_ERRORS
+
 #: Modules whose functions can run commands or arbitrary code when a pickle calls them.
 _DANGEROUS_MODULES = frozenset(
     {
@@ -145,7 +147,7 @@ def _pickle_bytes(path: Path) -> bytes:
                         return archive.read(name)
             return b""
         return path.read_bytes()
-    except (OSError, zipfile.BadZipFile):
+    except DAMAGED_ZIP_ERRORS:
         return b""
 
 
