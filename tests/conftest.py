@@ -11,6 +11,14 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_COLOR", "1")
 
+# CI's hypothesis runs are derandomized (the same examples on every run, so a landing cannot
+# fail by chance); a developer's runs explore new examples each time.
+if os.environ.get("PLATEAU_FUZZ_DERANDOMIZE"):
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True)
+    settings.load_profile("ci")
+
 try:  # noqa: SIM105 - the import is the point
     import torch  # noqa: F401
 except ImportError:  # a checkout without the torch extra still runs the other tests
