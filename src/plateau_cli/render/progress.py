@@ -93,8 +93,10 @@ class RichObserver(Observer):
         if self.quiet:
             return
         lr = f"  lr {self._lr:.3g}" if self._lr is not None else ""
-        self.console.print(
-            f"epoch {epoch}/{self._total_epochs}  {format_metrics(logs)}{lr}", highlight=False
+        self.console.print(  # one line per epoch, never wrapped: CI logs are grepped
+            f"epoch {epoch}/{self._total_epochs}  {format_metrics(logs)}{lr}",
+            highlight=False,
+            soft_wrap=True,
         )
 
     def on_train_end(self) -> None:

@@ -55,7 +55,8 @@ def render_summary(console: Console, report: ResumeReport) -> None:
     )
     console.print(
         f"epochs run: {len(report.history)} of {report.epochs_requested};"
-        f" stopped: {escape(stopped)}"
+        f" stopped: {escape(stopped)}",
+        soft_wrap=True,
     )
     if report.output is not None:
         console.print(f"checkpoint: {escape(str(report.output.path))}", soft_wrap=True)
