@@ -8,7 +8,6 @@ non-finite on a chosen epoch to exercise the NaN guard.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,7 +171,3 @@ def blobs(n: int = 400, n_features: int = 8, n_classes: int = 3, seed: int = 0) 
     return DataBundle(
         ArraySplit(x[:cut], y[:cut]), ArraySplit(x[cut:], y[cut:]), "npz", "blobs.npz"
     )
-
-
-def logs_of(metrics: Mapping[str, float]) -> dict[str, float]:
-    return dict(metrics)

@@ -78,9 +78,3 @@ class OutputError(PlateauError):
 
 class ResourceError(PlateauError):
     """The framework ran out of memory or another resource."""
-
-
-class TrainingInterrupted(PlateauError):
-    """Ctrl-C or SIGTERM arrived; raised only where no partial result can be saved."""
-
-    exit_status = ExitStatus.INTERRUPTED

@@ -8,7 +8,6 @@ finding, not noise to drop.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,12 +27,6 @@ class Series:
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
-
-    def finite(self) -> np.ndarray:
-        return self.values[np.isfinite(self.values)]
-
-    def last(self) -> float:
-        return float(self.values[-1]) if len(self) else math.nan
 
 
 @dataclass(frozen=True)
@@ -109,10 +102,6 @@ class HistoryBuilder:
     @property
     def has_epochs(self) -> bool:
         return any(len(c) for c in self._epoch.values())
-
-    @property
-    def has_steps(self) -> bool:
-        return any(len(c) for c in self._step.values())
 
     def _column(self, table: dict[str, _Column], raw: str) -> _Column:
         name = canonical_name(raw)

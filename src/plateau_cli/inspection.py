@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from plateau_cli.adapters.base import ModelDescription, ModelHandle, UnitActivity
 from plateau_cli.data.base import DataSpec, HealthWarning
+from plateau_cli.jsonable import jsonable
 
 SCHEMA_VERSION = 1
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def describe_to_json(d: ModelDescription, sha256: str) -> dict[str, Any]:
@@ -33,8 +21,8 @@ def describe_to_json(d: ModelDescription, sha256: str) -> dict[str, Any]:
         "sha256": sha256,
         "framework": d.framework,
         "format": d.format,
-        "input_shape": _plain(d.input_shape),
-        "output_shape": _plain(d.output_shape),
+        "input_shape": jsonable(d.input_shape),
+        "output_shape": jsonable(d.output_shape),
         "layers": [
             {
                 "name": layer.name,
@@ -53,17 +41,17 @@ def describe_to_json(d: ModelDescription, sha256: str) -> dict[str, Any]:
         },
         "optimizer": {
             "name": opt.name,
-            "learning_rate": _plain(opt.learning_rate),
+            "learning_rate": jsonable(opt.learning_rate),
             "schedule": opt.schedule,
             "optimizer_state": opt.state.value,
             "iterations": opt.iterations,
             "detail": opt.detail,
-            "hyperparameters": _plain(dict(opt.hyperparameters)),
+            "hyperparameters": jsonable(dict(opt.hyperparameters)),
         },
         "loss": d.loss,
         "metrics": list(d.metrics),
         "notes": list(d.notes),
-        "extra": _plain(dict(d.extra)),
+        "extra": jsonable(dict(d.extra)),
     }
 
 
@@ -106,8 +94,8 @@ def probe_to_json(probe: DataProbe | None) -> dict[str, Any] | None:
         return None
     return {
         "source": probe.source,
-        "train": _plain(dict(probe.train)),
-        "val": _plain(dict(probe.val)),
+        "train": jsonable(dict(probe.train)),
+        "val": jsonable(dict(probe.val)),
         "dead_units": [
             {"layer": u.layer, "activation": u.activation, "units": u.units, "dead": u.dead}
             for u in probe.units

@@ -43,13 +43,3 @@ class Observer:
 
 class NullObserver(Observer):
     """Says nothing; used for `--json`, `--quiet` and tests."""
-
-
-class RecordingObserver(Observer):
-    """Keeps every message; used by tests and by the report to collect warnings."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[Level, str]] = []
-
-    def on_message(self, level: Level, text: str) -> None:
-        self.messages.append((level, text))

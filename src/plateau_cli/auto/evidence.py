@@ -11,6 +11,7 @@ from plateau_cli.adapters.base import ModelHandle, UnitActivity
 from plateau_cli.data.base import DataBundle, Task
 from plateau_cli.diagnose.base import Diagnosis
 from plateau_cli.errors import StrategyNotApplicableError
+from plateau_cli.jsonable import finite_or_none
 from plateau_cli.strategies.base import StrategyContext
 
 
@@ -41,15 +42,15 @@ class Evidence:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "train_loss": _num(self.train_loss),
-            "val_loss": _num(self.val_loss),
-            "train_accuracy": _num(self.train_accuracy),
-            "val_accuracy": _num(self.val_accuracy),
-            "chance_loss": _num(self.chance_loss),
+            "train_loss": finite_or_none(self.train_loss),
+            "val_loss": finite_or_none(self.val_loss),
+            "train_accuracy": finite_or_none(self.train_accuracy),
+            "val_accuracy": finite_or_none(self.val_accuracy),
+            "chance_loss": finite_or_none(self.chance_loss),
             "classes": self.classes,
             "trainable_params": self.trainable_params,
             "frozen_params": self.frozen_params,
-            "learning_rate": _num(self.learning_rate),
+            "learning_rate": finite_or_none(self.learning_rate),
             "narrowest_layer": (
                 {"name": self.narrowest[0], "width": self.narrowest[1]} if self.narrowest else None
             ),
@@ -63,10 +64,6 @@ class Evidence:
                 self.diagnosis.recommendation.strategy.value if self.diagnosis else None
             ),
         }
-
-
-def _num(value: float | None) -> float | None:
-    return value if value is None or math.isfinite(value) else None
 
 
 def gather(

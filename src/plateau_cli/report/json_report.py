@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from plateau_cli.jsonable import finite_or_none, jsonable
 from plateau_cli.report.model import SCHEMA_VERSION, FileRef, ResumeReport
 
 
-def _num(value: Any) -> Any:
-    """JSON has no NaN/inf: they become null (and the history says which epoch broke)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _metrics(values: Mapping[str, float]) -> dict[str, Any]:
-    return {k: _num(float(v)) for k, v in values.items()}
+    return {k: finite_or_none(float(v)) for k, v in values.items()}
 
 
 def _file(ref: FileRef | None) -> dict[str, Any] | None:
@@ -27,20 +20,6 @@ def _file(ref: FileRef | None) -> dict[str, Any] | None:
     if ref.format is not None:
         out["format"] = ref.format
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return _num(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if hasattr(value, "value") and isinstance(value.value, str):  # enums
-        return value.value
-    return str(value)
 
 
 def to_json(report: ResumeReport) -> dict[str, Any]:
@@ -56,8 +35,8 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
         "out_dir": str(report.out_dir),
         "strategy": {
             "name": report.strategy,
-            "parameters": _jsonable(o.parameters),
-            "details": _jsonable(o.details),
+            "parameters": jsonable(o.parameters),
+            "details": jsonable(o.details),
         },
         "changes": list(o.changes) + list(report.events),
         #: The part of `changes` made during training (schedule steps, unfreezing stages).
@@ -67,7 +46,7 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
             "loaded_state": opt.state.value,
             "loaded_detail": opt.detail,
             "iterations_at_load": opt.iterations,
-            "learning_rate_at_load": _num(opt.learning_rate),
+            "learning_rate_at_load": finite_or_none(opt.learning_rate),
             "state": o.optimizer_state.value,
             "detail": o.optimizer_detail,
         },
@@ -88,16 +67,17 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
         "stopped_detail": report.stopped_detail,
         "restored_best": report.restored_best,
         "history": [
-            {"epoch": r.epoch, "lr": _num(r.lr), **_metrics(r.metrics)} for r in report.history
+            {"epoch": r.epoch, "lr": finite_or_none(r.lr), **_metrics(r.metrics)}
+            for r in report.history
         ],
-        "data": _jsonable(report.data),
+        "data": jsonable(report.data),
         "health": [
-            {"id": h.id, "text": h.text, "evidence": _jsonable(h.evidence)} for h in report.health
+            {"id": h.id, "text": h.text, "evidence": jsonable(h.evidence)} for h in report.health
         ],
         "notes": list(report.notes),
-        "auto": _jsonable(report.auto) if report.auto is not None else None,
+        "auto": jsonable(report.auto) if report.auto is not None else None,
         "continuation": (
-            _jsonable(report.continuation) if report.continuation is not None else None
+            jsonable(report.continuation) if report.continuation is not None else None
         ),
         "seed": report.seed,
         "batch_size": report.batch_size,

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from plateau_cli import __version__
 from plateau_cli.atomic import atomic_path, write_text
+from plateau_cli.jsonable import finite_or_none
 from plateau_cli.trial import Candidate, TrialResult
 
 SCHEMA_VERSION = 1
 TRIAL_JSON = "trial.json"
 TRIAL_MD = "trial.md"
 TRIAL_PNG = "trial.png"
-
-
-def _num(value: float | None) -> float | None:
-    return value if value is None or math.isfinite(value) else None
 
 
 def margin(result: TrialResult) -> float | None:
@@ -52,10 +48,12 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "status": c.status,
         "reason": c.reason,
         "epochs_run": c.epochs,
-        "best": _num(c.best),
+        "best": finite_or_none(c.best),
         "best_epoch": r.best_epoch if r else None,
-        "baseline": _num(r.monitored_baseline) if r else None,
-        "history": [_num(v.metrics.get(r.monitor.metric)) for v in r.history] if r else [],
+        "baseline": finite_or_none(r.monitored_baseline) if r else None,
+        "history": [finite_or_none(v.metrics.get(r.monitor.metric)) for v in r.history]
+        if r
+        else [],
         "report": str(c.out_dir / "report.json") if r else None,
     }
 
@@ -80,8 +78,8 @@ def to_json(result: TrialResult) -> dict[str, Any]:
         "candidates": [_candidate(c) for c in result.candidates],
         "winner": {
             "strategy": result.winner.name,
-            "best": _num(result.winner.best),
-            "margin_over_control": _num(margin(result)),
+            "best": finite_or_none(result.winner.best),
+            "margin_over_control": finite_or_none(margin(result)),
             "control_won": result.control_won,
             "checkpoint": {"path": str(result.checkpoint.path), "sha256": result.checkpoint.sha256},
         },
