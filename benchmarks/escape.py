@@ -119,7 +119,7 @@ def _summary(val_loss: list[float], val_acc: list[float], loss: list[float]) -> 
 
 def plateau(framework: str, scenario: Any, strategy: str, seed: int, epochs: int) -> dict:
     from plateau_cli.adapters.base import LoadOptions
-    from plateau_cli.resume import ResumeRequest, run_resume
+    from plateau_cli.run.resume import ResumeRequest, run_resume
 
     if framework == "keras":
         model, data = SAMPLES / "keras" / scenario.name / "model.keras", scenario.keras_data

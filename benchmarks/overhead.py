@@ -62,7 +62,7 @@ class EpochClock:
 def plateau_epochs(model: Path, data: Path, epochs: int, batch: int, extra: dict) -> list[float]:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.observer import Observer
-    from plateau_cli.resume import ResumeRequest, run_resume
+    from plateau_cli.run.resume import ResumeRequest, run_resume
 
     clock = EpochClock()
 

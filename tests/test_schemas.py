@@ -19,7 +19,7 @@ import pytest
 from plateau_cli import registry
 from plateau_cli.adapters.base import OptimizerState
 from plateau_cli.diagnose.base import ActionId, FindingKind, Severity, StrategyName
-from plateau_cli.trainer import StopReason
+from plateau_cli.run.trainer import StopReason
 from tests.e2e.runner import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

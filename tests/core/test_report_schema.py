@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from plateau_cli.resume import run_resume
+from plateau_cli.run.resume import run_resume
 from tests.core.test_resume_pipeline import _request, model_and_data, numpy_framework  # noqa: F401
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"

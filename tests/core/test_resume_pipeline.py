@@ -13,8 +13,8 @@ from plateau_cli import registry
 from plateau_cli.adapters.base import Adapter, LoadOptions
 from plateau_cli.adapters.sniff import Sniffed
 from plateau_cli.errors import DataMismatchError, UsageError
-from plateau_cli.resume import ResumeRequest, run_resume
-from plateau_cli.trainer import StopReason
+from plateau_cli.run.resume import ResumeRequest, run_resume
+from plateau_cli.run.trainer import StopReason
 from tests.fakes import NumpyHandle, blobs
 
 
@@ -35,7 +35,7 @@ class NumpyAdapter(Adapter):
 @pytest.fixture
 def numpy_framework(monkeypatch):
     monkeypatch.setitem(registry.ADAPTERS, "numpy", f"{__name__}:NumpyAdapter")
-    for module in ("plateau_cli.resume", "plateau_cli.resume_continue"):
+    for module in ("plateau_cli.run.resume", "plateau_cli.run.resume_continue"):
         monkeypatch.setattr(
             f"{module}.sniff_checkpoint", lambda path: Sniffed("numpy", "numpy-npz")
         )
@@ -143,7 +143,7 @@ def test_interrupt_writes_checkpoint_and_interrupted_report(
     numpy_framework, model_and_data, monkeypatch
 ):
     model, data = model_and_data
-    from plateau_cli import trainer as trainer_module
+    from plateau_cli.run import trainer as trainer_module
 
     original = trainer_module.Trainer.on_epoch_end
 
@@ -165,7 +165,7 @@ def test_interrupt_writes_checkpoint_and_interrupted_report(
 
 
 def _interrupt_at(monkeypatch, epoch_to_stop):
-    from plateau_cli import trainer as trainer_module
+    from plateau_cli.run import trainer as trainer_module
 
     original = trainer_module.Trainer.on_epoch_end
 
@@ -179,8 +179,8 @@ def _interrupt_at(monkeypatch, epoch_to_stop):
 
 
 def test_continue_goes_on_without_redoing_epochs(numpy_framework, model_and_data, monkeypatch):
-    from plateau_cli import trainer as trainer_module
-    from plateau_cli.resume_continue import continue_resume
+    from plateau_cli.run import trainer as trainer_module
+    from plateau_cli.run.resume_continue import continue_resume
 
     model, data = model_and_data
     original = _interrupt_at(monkeypatch, 2)
@@ -215,7 +215,7 @@ def schedule_options():
 
 
 def test_continue_refuses_a_completed_run(numpy_framework, model_and_data):
-    from plateau_cli.resume_continue import continue_resume
+    from plateau_cli.run.resume_continue import continue_resume
 
     model, data = model_and_data
     done = run_resume(_request(model, data, epochs=1))

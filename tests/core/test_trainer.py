@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from plateau_cli.interrupt import InterruptGuard
 from plateau_cli.monitor import Monitor
+from plateau_cli.run.interrupt import InterruptGuard
+from plateau_cli.run.trainer import StopReason, Trainer
 from plateau_cli.strategies import StrategyContext, build_strategy
-from plateau_cli.trainer import StopReason, Trainer
 from tests.fakes import NumpyHandle, blobs
 
 

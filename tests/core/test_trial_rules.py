@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from plateau_cli.errors import UsageError
-from plateau_cli.trial import Candidate, _halve, check_strategies, rung_epochs
+from plateau_cli.run.trial import Candidate, _halve, check_strategies, rung_epochs
 
 
 @pytest.mark.parametrize(

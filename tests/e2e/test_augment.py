@@ -634,7 +634,7 @@ def test_a_continued_run_augments_again_without_lowering_the_rate_twice(
     framework, keras_overfit, torch_overfit, small_data, tmp_path
 ):
     pytest.importorskip(framework)
-    from plateau_cli import trainer as trainer_module
+    from plateau_cli.run import trainer as trainer_module
 
     model, factory = (keras_overfit, []) if framework == "keras" else torch_overfit
     original = trainer_module.Trainer.on_epoch_end

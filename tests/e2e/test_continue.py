@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plateau_cli import trainer as trainer_module
+from plateau_cli.run import trainer as trainer_module
 from tests.e2e.runner import run_cli
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_models"

@@ -66,7 +66,7 @@ def inspect(
         from plateau_cli.data import parse_data_spec
 
         spec = parse_data_spec(data, target=target, val_split=val_split, seed=0)
-    from plateau_cli.resume import check_load_options
+    from plateau_cli.run.resume import check_load_options
 
     check_load_options(sniffed.framework, options)
     handle = load_handle(model, options)

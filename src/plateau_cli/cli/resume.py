@@ -194,8 +194,8 @@ def resume(
     from plateau_cli.observer import NullObserver
     from plateau_cli.render.console import stderr_console
     from plateau_cli.render.progress import RichObserver
-    from plateau_cli.resume import ResumeRequest, run_resume
-    from plateau_cli.resume_continue import continue_resume
+    from plateau_cli.run.resume import ResumeRequest, run_resume
+    from plateau_cli.run.resume_continue import continue_resume
     from plateau_cli.strategies import build_strategy
 
     console = stderr_console()

@@ -106,8 +106,8 @@ def trial(
     from plateau_cli.render.console import stderr_console
     from plateau_cli.render.progress import RichObserver
     from plateau_cli.report.trial_report import to_json, write_trial
-    from plateau_cli.resume import ResumeRequest
-    from plateau_cli.trial import check_strategies, run_trial
+    from plateau_cli.run.resume import ResumeRequest
+    from plateau_cli.run.trial import check_strategies, run_trial
 
     names = check_strategies(strategies.split(","))
     request = ResumeRequest(

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from plateau_cli.report.trial_report import TRIAL_MD, TRIAL_PNG, to_json
-from plateau_cli.trial import TrialResult
+from plateau_cli.run.trial import TrialResult
 
 
 def render_trial(console: Console, result: TrialResult) -> None:

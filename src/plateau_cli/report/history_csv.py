@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from plateau_cli.atomic import write_with
-from plateau_cli.trainer import EpochRecord
+from plateau_cli.run.trainer import EpochRecord
 
 
 def _cell(value: float | None) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from plateau_cli.adapters.base import OptimizerInfo
 from plateau_cli.monitor import Monitor
+from plateau_cli.run.trainer import EpochRecord, StopReason
 from plateau_cli.strategies.base import StrategyOutcome
-from plateau_cli.trainer import EpochRecord, StopReason
 
 SCHEMA_VERSION = 1
 
@@ -67,7 +67,7 @@ class ResumeReport:
     duration_s: float
     #: Set by `--strategy auto`: the diagnosis behind the choice.
     auto: Mapping[str, Any] | None = None
-    #: Set when interrupted: what `resume --continue` needs (see plateau_cli.continuation).
+    #: Set when interrupted: what `resume --continue` needs (see plateau_cli.run.continuation).
     continuation: Mapping[str, Any] | None = None
 
     @property

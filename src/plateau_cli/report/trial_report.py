@@ -9,7 +9,7 @@ from typing import Any
 from plateau_cli import __version__
 from plateau_cli.atomic import atomic_path, write_text
 from plateau_cli.jsonable import finite_or_none
-from plateau_cli.trial import Candidate, TrialResult
+from plateau_cli.run.trial import Candidate, TrialResult
 
 SCHEMA_VERSION = 1
 TRIAL_JSON = "trial.json"

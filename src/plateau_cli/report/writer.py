@@ -20,7 +20,6 @@ from pathlib import Path
 from plateau_cli.adapters.base import ModelHandle
 from plateau_cli.atomic import write_text
 from plateau_cli.errors import OutputError
-from plateau_cli.interrupt import signals_ignored
 from plateau_cli.outputs import (
     CONTINUE_DIR,
     CURVES_PNG,
@@ -35,6 +34,7 @@ from plateau_cli.report.history_csv import write_history_csv
 from plateau_cli.report.json_report import to_json
 from plateau_cli.report.markdown import write_markdown
 from plateau_cli.report.model import FileRef, ResumeReport
+from plateau_cli.run.interrupt import signals_ignored
 
 
 def write_artefacts(

@@ -15,9 +15,9 @@ from enum import Enum
 from typing import Any
 
 from plateau_cli.adapters.base import ModelHandle
-from plateau_cli.interrupt import InterruptGuard
 from plateau_cli.monitor import Monitor
 from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.strategies.base import Strategy
 
 

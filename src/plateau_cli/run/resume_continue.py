@@ -1,6 +1,6 @@
 """`resume --continue OUT_DIR`: go on with an interrupted (or paused) run.
 
-Everything comes from the run's own output directory (plateau_cli.continuation reads it): the
+Everything comes from the run's own output directory (plateau_cli.run.continuation reads it): the
 request as it was given, the last completed epoch's checkpoint, the trainer's decisions and the
 strategy's position. The change is not made again; the strategy only re-attaches what a
 checkpoint cannot hold (`Strategy.reattach`), and the final report covers the whole run.
@@ -12,7 +12,11 @@ import time
 from pathlib import Path
 
 from plateau_cli.adapters.sniff import sniff_checkpoint
-from plateau_cli.continuation import (
+from plateau_cli.data import parse_data_spec
+from plateau_cli.frameworks import adapter_for
+from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.report.model import ResumeReport
+from plateau_cli.run.continuation import (
     CONTINUE_DIR,
     health_from,
     input_from,
@@ -23,11 +27,7 @@ from plateau_cli.continuation import (
     outcome_from,
     read_interrupted,
 )
-from plateau_cli.data import parse_data_spec
-from plateau_cli.frameworks import adapter_for
-from plateau_cli.observer import Level, NullObserver, Observer
-from plateau_cli.report.model import ResumeReport
-from plateau_cli.resume import ResumeRequest, RunSetup, open_run, train_and_report
+from plateau_cli.run.resume import ResumeRequest, RunSetup, open_run, train_and_report
 from plateau_cli.strategies import StrategyContext, build_strategy
 
 

@@ -26,11 +26,11 @@ from plateau_cli.errors import PlateauError, StrategyNotApplicableError, UsageEr
 from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.outputs import default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, ResumeReport
-from plateau_cli.resume import ResumeRequest, run_resume
-from plateau_cli.resume_continue import continue_resume
+from plateau_cli.run.resume import ResumeRequest, run_resume
+from plateau_cli.run.resume_continue import continue_resume
+from plateau_cli.run.trainer import StopReason
 from plateau_cli.strategies import build_strategy
 from plateau_cli.strategies.control import CONTROL
-from plateau_cli.trainer import StopReason
 
 DEFAULT_STRATEGIES = ("lr-decay", "augment", "widen", "unfreeze")
 CANDIDATES_DIR = "candidates"

@@ -23,8 +23,8 @@ from plateau_cli.errors import BadInputError, UsageError
 from plateau_cli.monitor import Mode, Monitor
 from plateau_cli.outputs import CONTINUE_DIR, REPORT_JSON
 from plateau_cli.report.model import FileRef, HealthNote
+from plateau_cli.run.trainer import EpochRecord, StopReason, TrainerState
 from plateau_cli.strategies.base import StrategyOutcome
-from plateau_cli.trainer import EpochRecord, StopReason, TrainerState
 
 __all__ = ["CONTINUE_DIR", "Interrupted", "read_interrupted"]
 

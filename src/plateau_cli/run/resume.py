@@ -25,23 +25,23 @@ from plateau_cli.auto.choice import (
     diagnose_log_for_auto,
     options_for,
 )
-from plateau_cli.continuation import (
-    CONTINUE_DIR,
-    continuation_block,
-)
 from plateau_cli.data import data_health, load_data, parse_data_spec
 from plateau_cli.data.base import DataBundle, DataSpec
 from plateau_cli.errors import StrategyNotApplicableError, UsageError
 from plateau_cli.frameworks import adapter_for
-from plateau_cli.interrupt import InterruptGuard
 from plateau_cli.monitor import Monitor
 from plateau_cli.names import canonical_name, validation_name
 from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
+from plateau_cli.run.continuation import (
+    CONTINUE_DIR,
+    continuation_block,
+)
+from plateau_cli.run.interrupt import InterruptGuard
+from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
-from plateau_cli.trainer import StopReason, Trainer, TrainerState
 
 AUTO = "auto"
 
