@@ -120,8 +120,15 @@ def load_safetensors(path: Path) -> LoadedFile:
     return LoadedFile(tensors, metadata=metadata)
 
 
-def load_torchscript(path: Path) -> LoadedFile:
-    """TorchScript archives carry their own code in a restricted language, not Python pickles."""
+def load_torchscript(path: Path, *, trust_pickle: bool) -> LoadedFile:
+    """TorchScript archives are code: loaded only when the user said --trust-pickle.
+
+    Their `code/` is compiled by torch.jit.load and the scripted methods run when the model is
+    called; TorchScript can create and write files (`torch.from_file(..., shared=True)`), and a
+    `.pth` file written into a site directory becomes Python that runs at the next start.
+    """
+    if not trust_pickle:
+        raise UnsafeCheckpointError(torchscript_refusal(path))
     try:
         with quiet_jit_deprecation():
             return LoadedFile(torch.jit.load(str(path), map_location="cpu"))
@@ -129,6 +136,20 @@ def load_torchscript(path: Path) -> LoadedFile:
         raise CorruptCheckpointError(
             f"{path}: a TorchScript archive torch.jit.load cannot open: {_first_line(exc)}"
         ) from exc
+
+
+def torchscript_refusal(path: Path) -> str:
+    """One line: the archive carries code, what can be read without it, and how to allow it."""
+    from plateau_cli.adapters.torch.torchscript_static import read_script_summary
+
+    summary = read_script_summary(path)
+    readable = f"; without running it, the archive shows {summary.sentence()}" if summary else ""
+    return (
+        f"{path}: a TorchScript archive carries code (its scripted forward and methods) that"
+        " would run on this machine when loaded, and TorchScript code can write files; refusing"
+        f" to load it{readable}. If you made the file or trust where it came from, pass"
+        " --trust-pickle (also spelled --trust-code)"
+    )
 
 
 @contextlib.contextmanager
