@@ -88,10 +88,22 @@ def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
         refused = exc
     except _UNREADABLE as exc:
         raise CorruptCheckpointError(_corrupt_message(path, exc)) from exc
+    damage = pickle_damage(path)
+    if damage is not None:
+        raise CorruptCheckpointError(
+            f"{path}: the file is damaged ({damage}); restore it from a good copy (this is not"
+            " a question of trust: --trust-pickle would not help)"
+        ) from refused
     if not trust_pickle:
         with torch.serialization.safe_globals(numpy_safe_globals()):
             found = unsafe_globals(path)
-        raise UnsafeCheckpointError(refusal_message(path, found, _torch_reason(refused)))
+        reason = _torch_reason(refused)
+        if not found and not reason:
+            raise CorruptCheckpointError(
+                f"{path}: torch.load cannot read its pickle (an instruction no writer produces);"
+                " the file is damaged or was not written by torch.save"
+            ) from refused
+        raise UnsafeCheckpointError(refusal_message(path, found, reason))
     try:
         with _quiet_protocol_warning():
             return LoadedFile(torch.load(path, map_location="cpu", weights_only=False), True)
@@ -104,6 +116,28 @@ def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
         ) from exc
     except (*_UNREADABLE, pickle.UnpicklingError) as exc:
         raise CorruptCheckpointError(_corrupt_message(path, exc)) from exc
+
+
+def pickle_damage(path: Path) -> str | None:
+    """Why the archive's pickle is damaged (a CRC mismatch), or None when it reads intact.
+
+    A flipped bit in data.pkl makes the safe unpickler meet an opcode or a global it does not
+    allow, exactly as a hostile pickle does; the zip's CRC tells damage from intent.
+    """
+    import zipfile
+
+    from plateau_cli.zips import DAMAGED_ZIP_ERRORS
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name == "data.pkl" or name.endswith("/data.pkl"):
+                    archive.read(name)  # checks the CRC
+    except DAMAGED_ZIP_ERRORS as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def load_safetensors(path: Path) -> LoadedFile:
