@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from plateau_cli.adapters.torch.torchscript_static import torchscript_refusal
 from plateau_cli.adapters.torch.unsafe import refusal_message, unsafe_globals
 from plateau_cli.errors import BadInputError, CorruptCheckpointError, UnsafeCheckpointError
 
@@ -91,8 +92,8 @@ def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
     damage = pickle_damage(path)
     if damage is not None:
         raise CorruptCheckpointError(
-            f"{path}: the file is damaged ({damage}); restore it from a good copy (this is not"
-            " a question of trust: --trust-pickle would not help)"
+            f"{path}: the file is damaged ({damage}): its bytes changed after torch.save wrote"
+            " them; restore it from a good copy"
         ) from refused
     if not trust_pickle:
         with torch.serialization.safe_globals(numpy_safe_globals()):
@@ -170,20 +171,6 @@ def load_torchscript(path: Path, *, trust_pickle: bool) -> LoadedFile:
         raise CorruptCheckpointError(
             f"{path}: a TorchScript archive torch.jit.load cannot open: {_first_line(exc)}"
         ) from exc
-
-
-def torchscript_refusal(path: Path) -> str:
-    """One line: the archive carries code, what can be read without it, and how to allow it."""
-    from plateau_cli.adapters.torch.torchscript_static import read_script_summary
-
-    summary = read_script_summary(path)
-    readable = f"; without running it, the archive shows {summary.sentence()}" if summary else ""
-    return (
-        f"{path}: a TorchScript archive carries code (its scripted forward and methods) that"
-        " would run on this machine when loaded, and TorchScript code can write files; refusing"
-        f" to load it{readable}. If you made the file or trust where it came from, pass"
-        " --trust-pickle (also spelled --trust-code)"
-    )
 
 
 @contextlib.contextmanager

@@ -115,6 +115,18 @@ class _InertUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("unexpected persistent id")
 
 
+def torchscript_refusal(path: Path) -> str:
+    """One line: the archive carries code, what can be read without it, and how to allow it."""
+    summary = read_script_summary(path)
+    readable = f"; without running it, the archive shows {summary.sentence()}" if summary else ""
+    return (
+        f"{path}: a TorchScript archive carries code (its scripted forward and methods) that"
+        " would run on this machine when loaded, and TorchScript code can write files; refusing"
+        f" to load it{readable}. If you made the file or trust where it came from, pass"
+        " --trust-pickle (also spelled --trust-code)"
+    )
+
+
 def read_script_summary(path: Path) -> ScriptSummary | None:
     """The archive's tensors, or None when data.pkl holds something this reader does not know."""
     try:
