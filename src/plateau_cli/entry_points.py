@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from plateau_cli.errors import BadInputError, UsageError
+from plateau_cli.errors import BadInputError, PlateauError, UsageError
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -53,10 +53,6 @@ def resolve(spec: str, what: str) -> Callable[..., Any]:
             raise BadInputError(
                 f"{what} {spec!r}: importing {module_part!r} failed: {type(exc).__name__}: {exc}"
             ) from exc
-        except (SystemExit, GeneratorExit) as exc:
-            raise BadInputError(
-                _base_exception_message(what, spec, f"importing {module_part!r}", exc)
-            ) from exc
     target = getattr(module, attribute, None)
     if target is None:
         available = sorted(n for n in vars(module) if not n.startswith("_"))[:8]
@@ -77,8 +73,15 @@ def call(spec: str, what: str, kwargs: Mapping[str, Any] | None = None) -> Any:
     exit 2 naming the entry point. A KeyboardInterrupt is Ctrl-C (130) only when a SIGINT
     really arrived; raised by the code itself it is the code's failure like any other.
     """
-    target = resolve(spec, what)
     with _sigint_watch() as interrupted:
+        try:
+            target = resolve(spec, what)
+        except PlateauError:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and interrupted():
+                raise
+            raise BadInputError(_base_exception_message(what, spec, "importing it", exc)) from exc
         try:
             return target(**dict(kwargs or {}))
         except TypeError as exc:
@@ -151,9 +154,9 @@ def _import_file(path: Path, what: str) -> Any:
         raise BadInputError(
             f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
-    except (SystemExit, GeneratorExit) as exc:
-        del sys.modules[name]
-        raise BadInputError(_base_exception_message(what, str(path), "importing it", exc)) from exc
+    except BaseException:  # SystemExit and the like: `call` words them
+        sys.modules.pop(name, None)
+        raise
     finally:
         sys.path.remove(str(path.parent.resolve()))
     return module

@@ -81,7 +81,18 @@ def numpy_safe_globals() -> tuple[Any, ...]:
 
 
 def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
-    """`torch.load` with weights_only=True; weights_only=False only when trusted and needed."""
+    """`torch.load` with weights_only=True; weights_only=False only when trusted and needed.
+
+    The pickle's CRC is checked first (it is kilobytes): a flipped bit there can still unpickle,
+    into a wrong key or number, or look like a forbidden instruction. torch itself never checks
+    the zip's CRCs, so damage in the tensor bytes goes unnoticed by it (and by us).
+    """
+    damage = pickle_damage(path)
+    if damage is not None:
+        raise CorruptCheckpointError(
+            f"{path}: the file is damaged ({damage}): its bytes changed after torch.save wrote"
+            " them; restore it from a good copy"
+        )
     try:
         with _quiet_protocol_warning(), torch.serialization.safe_globals(numpy_safe_globals()):
             return LoadedFile(torch.load(path, map_location="cpu", weights_only=True))
@@ -89,12 +100,6 @@ def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
         refused = exc
     except _UNREADABLE as exc:
         raise CorruptCheckpointError(_corrupt_message(path, exc)) from exc
-    damage = pickle_damage(path)
-    if damage is not None:
-        raise CorruptCheckpointError(
-            f"{path}: the file is damaged ({damage}): its bytes changed after torch.save wrote"
-            " them; restore it from a good copy"
-        ) from refused
     if not trust_pickle:
         with torch.serialization.safe_globals(numpy_safe_globals()):
             found = unsafe_globals(path)
