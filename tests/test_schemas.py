@@ -159,7 +159,7 @@ def checkpoints(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
         "lightning-ckpt": (root / "last.ckpt", factory),
         "torch-state-dict": (root / "weights.pth", factory),
         "safetensors": (root / "model.safetensors", factory),
-        "torchscript": (root / "scripted.pt", []),
+        "torchscript": (root / "scripted.pt", ["--trust-pickle"]),  # code: trusted, ours
         "torch-pickled-module": (root / "module.pt", ["--trust-pickle"]),
         "frozen base": (root / "frozen.pt", ["--model-factory", f"{NETS}:base_and_head"]),
     }

@@ -9,15 +9,18 @@ by accident). Errors say which part failed: the module, the attribute, or the ca
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
 import re
+import signal
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from plateau_cli.errors import BadInputError, UsageError
+from plateau_cli.errors import BadInputError, PlateauError, UsageError
 
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -63,14 +66,71 @@ def resolve(spec: str, what: str) -> Callable[..., Any]:
 
 
 def call(spec: str, what: str, kwargs: Mapping[str, Any] | None = None) -> Any:
-    """Resolve and call; an exception inside the user's function becomes one clear line."""
-    target = resolve(spec, what)
+    """Resolve and call; an exception inside the user's function becomes one clear line.
+
+    `sys.exit(3)`, a bare `SystemExit` or another BaseException from the user's code would end
+    the process with that status (1 means "not improved" to CI) or a traceback: they become
+    exit 2 naming the entry point. A KeyboardInterrupt is Ctrl-C (130) only when a SIGINT
+    really arrived; raised by the code itself it is the code's failure like any other.
+    """
+    with _sigint_watch() as interrupted:
+        try:
+            target = resolve(spec, what)
+        except PlateauError:
+            raise
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and interrupted():
+                raise
+            raise BadInputError(_base_exception_message(what, spec, "importing it", exc)) from exc
+        try:
+            return target(**dict(kwargs or {}))
+        except TypeError as exc:
+            raise BadInputError(f"{what} {spec!r}: calling it failed: {exc}") from exc
+        except Exception as exc:
+            raise BadInputError(f"{what} {spec!r}: it raised {type(exc).__name__}: {exc}") from exc
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and interrupted():
+                raise
+            raise BadInputError(_base_exception_message(what, spec, "calling it", exc)) from exc
+
+
+def _base_exception_message(what: str, spec: str, doing: str, exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        how = f"called sys.exit({exc.code!r})"
+    else:
+        how = f"raised {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
+    return (
+        f"{what} {spec!r}: {doing}, the code {how} instead of returning; plateau-cli needs the"
+        " function to return (or raise an ordinary exception saying what is wrong)"
+    )
+
+
+@contextlib.contextmanager
+def _sigint_watch() -> Iterator[Callable[[], bool]]:
+    """Record whether a real SIGINT arrives while user code runs (main thread only)."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: True
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if previous is signal.SIG_IGN:
+            return
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
     try:
-        return target(**dict(kwargs or {}))
-    except TypeError as exc:
-        raise BadInputError(f"{what} {spec!r}: calling it failed: {exc}") from exc
-    except Exception as exc:
-        raise BadInputError(f"{what} {spec!r}: it raised {type(exc).__name__}: {exc}") from exc
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):
+        yield lambda: True
+        return
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _import_file(path: Path, what: str) -> Any:
@@ -94,6 +154,9 @@ def _import_file(path: Path, what: str) -> Any:
         raise BadInputError(
             f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
+    except BaseException:  # SystemExit and the like: `call` words them
+        sys.modules.pop(name, None)
+        raise
     finally:
         sys.path.remove(str(path.parent.resolve()))
     return module

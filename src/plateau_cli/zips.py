@@ -20,3 +20,33 @@ DAMAGED_ZIP_ERRORS: tuple[type[Exception], ...] = (
     RuntimeError,  # an encrypted member
     zlib.error,  # a corrupt deflate stream
 )
+
+#: Below this many bytes in all, an archive is never called a bomb, whatever its ratio.
+BOMB_FLOOR_BYTES = 256 << 20
+#: Keras and torch.save store members uncompressed (ratio 1); numpy's savez_compressed rarely
+#: passes 20:1 on real data. An archive that inflates past the floor at more than this is a bomb.
+MAX_EXPANSION = 100
+
+
+def bomb_reason(members: list[zipfile.ZipInfo], stored_bytes: int) -> str | None:
+    """Why the archive is a decompression bomb (one member or all of them together), or None.
+
+    Checking each member alone misses the multi-member bomb: eight members of 250 MB zeros,
+    each under any per-member limit, inflate a 2 MB file to 2 GB. The declared sizes come from
+    the central directory, so nothing is inflated to find out.
+    """
+    for member in members:
+        if member.file_size > BOMB_FLOOR_BYTES and member.file_size > MAX_EXPANSION * max(
+            member.compress_size, 1
+        ):
+            return (
+                f"archive member {member.filename!r} declares {member.file_size:,} bytes stored"
+                f" in {member.compress_size:,}"
+            )
+    total = sum(member.file_size for member in members)
+    if total > BOMB_FLOOR_BYTES and total > MAX_EXPANSION * max(stored_bytes, 1):
+        return (
+            f"its {len(members)} members declare {total:,} bytes in all, stored in"
+            f" {stored_bytes:,} ({total // max(stored_bytes, 1):,}:1)"
+        )
+    return None

@@ -650,7 +650,8 @@ def test_a_continued_run_augments_again_without_lowering_the_rate_twice(
         patch.setattr(trainer_module.Trainer, "on_epoch_end", interrupt_after_the_first)
         first = run_cli(["resume", str(model), *args, "--patience", "10", "--out", str(out)])
     assert first.code == 130, first.stderr
-    result = run_cli(["resume", "--continue", str(out), "--json"])
+    # The factory is code: --continue runs it only when named again.
+    result = run_cli(["resume", "--continue", str(out), *factory, "--json"])
     assert result.code == 0, result.stderr
     report = json.loads(result.stdout)
     history = report["history"]

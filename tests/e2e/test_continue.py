@@ -57,7 +57,10 @@ def test_interrupt_then_continue(framework, name, strategy, extra, tmp_path, mon
     assert (out / ".continue").is_dir()
 
     monkeypatch.setattr(trainer_module.Trainer, "on_epoch_end", original)
-    second = run_cli(["resume", "--continue", str(out), "--json"])
+    sample = scenarios.cli_args(scenarios.BY_NAME[name], framework, SAMPLES)
+    at = sample.index("--model-factory") if "--model-factory" in sample else len(sample)
+    again = sample[at : at + 2]
+    second = run_cli(["resume", "--continue", str(out), *again, "--json"])  # code named again
     assert second.code == 0, second.stderr
     done = json.loads(second.stdout)
     assert done["stopped_reason"] == "completed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -49,7 +50,40 @@ def workspace(tmp_path_factory, digits, torch_checkpoint) -> Path:
     (u / "空 ✓.pt").write_bytes(b"")
     (u / "空 ✓.log").write_bytes(b"")
     (u / "切れた ✓.npz").write_bytes((w / "data.npz").read_bytes()[:200_000])
+    _issue_12_payloads(w)
     return w
+
+
+def _issue_12_payloads(w: Path) -> None:
+    """Files that run code, bomb, hang or mislead (issue 12); markers would land in `w`."""
+    from tests.security import continue_payloads as cont
+    from tests.security.bomb_payloads import keras_bomb, npz_bomb, torch_bomb
+    from tests.security.entry_point_payloads import write_exiting
+    from tests.security.npz_payloads import huge_claim, uint64_labels
+    from tests.security.torchscript_payloads import marker_archive
+
+    marker_archive(w / "scripted.pt", w / "MARKER")
+    keras_bomb(w / "bomb.keras")
+    torch_bomb(w / "bomb.pt")
+    npz_bomb(w / "bomb.npz")
+    huge_claim(w / "huge.npz")
+    arrays = np.load(w / "data.npz")
+    uint64_labels(w / "u64.npz", arrays["x_train"], arrays["y_train"])
+    flipped = bytearray((w / "good.pt").read_bytes())
+    flipped[flipped.index(b"model_state_dict")] ^= 0x01  # inside data.pkl: its CRC fails
+    (w / "flipped.pt").write_bytes(bytes(flipped))
+    os.mkfifo(w / "pipe")
+    (w / "entry").mkdir()
+    write_exiting(w / "entry", "sys.exit(3)")  # entry/exits_0.py
+    write_exiting(w / "entry", "BaseException")  # entry/exits_1.py
+    run = cont.interrupted_run(w / "run", w / "good.pt", w / "data.npz", MLP_FACTORY)
+    cont.edited(run, w / "run_shell", cont.names_shell_factory(w / "MARKER"))
+    cont.edited(run, w / "run_factory_inside", cont.factory_file_inside(w / "MARKER"))
+    cont.edited(run, w / "run_data_inside", cont.data_function_inside(w / "MARKER"))
+    cont.edited(run, w / "run_dotdot", cont.checkpoint_at("../../x.pt"))
+    cont.edited(run, w / "run_history", cont.damaged("history", {"epoch": 1}))
+    cont.edited(run, w / "run_no_trainer", cont.damaged("continuation.trainer", ...))
+    cont.edited(run, w / "run_epochs_text", cont.damaged("continuation.request.epochs", "4"))
 
 
 def _zip_version_255(data: bytes) -> bytes:
@@ -63,10 +97,21 @@ def _zip_version_255(data: bytes) -> bytes:
 
 
 def tree(root: Path) -> dict[str, str]:
-    """Every path below `root`, with the hash of its content (files) or "dir"."""
+    """Every path below `root`, with the hash of its content (files) or "dir".
+
+    A FIFO is recorded, not read (reading it would block); Python's own bytecode caches, which
+    importing an entry point may write, are not user data.
+    """
     out = {}
     for path in sorted(root.rglob("*")):
-        digest = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+        if "__pycache__" in path.parts:
+            continue
+        if path.is_dir():
+            digest = "dir"
+        elif not path.is_file():
+            digest = "special"
+        else:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
         out[str(path.relative_to(root))] = digest
     return out
 
@@ -210,6 +255,76 @@ CASES: dict[str, tuple[list[str], str]] = {
     "resume --out is a file": ([*R, *D, "--out", "{w}/blocker"], "not a directory"),
     "resume --out below a file": ([*R, *D, "--out", "{w}/blocker/run"], "is a file"),
     "resume --out is the model": ([*R, *D, "--out", "{w}/good.pt"], "not a directory"),
+    # issue 12: code in TorchScript
+    "inspect torchscript": (["inspect", "{w}/scripted.pt"], "TorchScript archive carries code"),
+    "resume torchscript": (
+        ["resume", "{w}/scripted.pt", "--strategy", "lr-decay", *D, *OUT],
+        "--trust-pickle",
+    ),
+    "trial torchscript": (["trial", "{w}/scripted.pt", *D, *OUT], "TorchScript"),
+    # issue 12: code and paths in --continue
+    "continue without the factory named again": (
+        ["resume", "--continue", "{w}/run"],
+        "pass it again",
+    ),
+    "continue naming subprocess:getoutput": (
+        ["resume", "--continue", "{w}/run_shell"],
+        "subprocess:getoutput",
+    ),
+    "continue with a factory file inside DIR": (
+        ["resume", "--continue", "{w}/run_factory_inside"],
+        "nets.py:build",
+    ),
+    "continue with a data function inside DIR": (
+        ["resume", "--continue", "{w}/run_data_inside", "--model-factory", MLP_FACTORY],
+        "data.py:load",
+    ),
+    "continue to ../../x.pt": (
+        ["resume", "--continue", "{w}/run_dotdot", "--model-factory", MLP_FACTORY],
+        "outside the directory",
+    ),
+    "continue with history not a list": (
+        ["resume", "--continue", "{w}/run_history", "--model-factory", MLP_FACTORY],
+        "'history' is a JSON object",
+    ),
+    "continue without a trainer block": (
+        ["resume", "--continue", "{w}/run_no_trainer", "--model-factory", MLP_FACTORY],
+        "'continuation.trainer' is missing",
+    ),
+    "continue with epochs as text": (
+        ["resume", "--continue", "{w}/run_epochs_text", "--model-factory", MLP_FACTORY],
+        "continuation.request.epochs",
+    ),
+    # issue 12: bombs, lying headers, hanging files, exiting code, misleading messages
+    "inspect .keras bomb": (["inspect", "{w}/bomb.keras"], "decompression bomb"),
+    "inspect .pt bomb": (["inspect", "{w}/bomb.pt"], "decompression bomb"),
+    "resume .npz bomb": ([*R, "--data", "{w}/bomb.npz", *OUT], "decompression bomb"),
+    "resume npz header claiming 512 TB": ([*R, "--data", "{w}/huge.npz", *OUT], "allocate"),
+    "resume uint64 labels past int64": ([*R, "--data", "{w}/u64.npz", *OUT], "uint64"),
+    "inspect bit-flipped .pt": (
+        ["inspect", "{w}/flipped.pt", "--model-factory", MLP_FACTORY],
+        "damaged",
+    ),
+    "diagnose a FIFO": (["diagnose", "{w}/pipe"], "FIFO"),
+    "inspect a FIFO": (["inspect", "{w}/pipe"], "FIFO"),
+    "diagnose /dev/zero": (["diagnose", "/dev/zero"], "character device"),
+    "resume --data calling sys.exit(3)": (
+        [*R, "--data", "{w}/entry/exits_0.py:load", *OUT],
+        "sys.exit(3)",
+    ),
+    "resume --model-factory raising BaseException": (
+        [
+            "resume",
+            "{w}/good.pt",
+            "--model-factory",
+            "{w}/entry/exits_1.py:build",
+            "--strategy",
+            "lr-decay",
+            *D,
+            *OUT,
+        ],
+        "BaseException",
+    ),
 }
 #: Known failures, reported to the lead: the fix is outside this helper's files.
 KNOWN: dict = {}
@@ -277,3 +392,47 @@ def test_keras_model_under_a_unicode_path(workspace, digits, tmp_path):
     result = run_cli(["inspect", str(model), "--json"])
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["format"] == "keras-v3"
+
+
+# -- issue 12: Keras files that ask for more than a model ---------------------------------------
+
+KERAS_CASES: dict[str, tuple[str, str]] = {
+    "keras.utils.get_file (CVE-2025-8747)": ("get_file", "keras.utils.get_file"),
+    "enable_unsafe_deserialization": (
+        "enable_unsafe_deserialization",
+        "keras.config.enable_unsafe_deserialization",
+    ),
+    "Lambda calling plot_image_gallery": (
+        "plot_image_gallery",
+        "keras.visualization.plot_image_gallery",
+    ),
+    "StringLookup vocabulary path": ("string_lookup_path", "vocabulary from a file outside"),
+    "TFSMLayer": ("tfsm_layer", "TFSMLayer"),
+}
+
+
+@pytest.fixture(scope="module")
+def keras_workspace(tmp_path_factory) -> Path:
+    pytest.importorskip("keras")
+    from tests.security.keras_payloads import clean_archive, write_payload
+
+    w = tmp_path_factory.mktemp("bad_keras")
+    clean = clean_archive()
+    for kind, _ in KERAS_CASES.values():
+        write_payload(clean, kind, w / f"MARKER_{kind}", w / f"{kind}.keras")
+    return w
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("case", list(KERAS_CASES))
+def test_keras_payloads_exit_2_one_line_nothing_written(case, keras_workspace):
+    kind, needle = KERAS_CASES[case]
+    before = tree(keras_workspace)
+    result = run_cli(["inspect", str(keras_workspace / f"{kind}.keras")])
+    assert result.code == 2, f"{case}: exit {result.code}\n{result.stderr[-3000:]}"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"{case}:\n{result.stderr}"
+    assert lines[0].startswith("error: ")
+    assert needle.lower() in lines[0].lower(), lines[0]
+    assert "bytecode" not in lines[0]
+    assert tree(keras_workspace) == before

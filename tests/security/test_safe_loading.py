@@ -113,6 +113,8 @@ def test_every_numpy_load_refuses_pickles():
 def test_nothing_unpickles_or_evaluates_code_directly():
     for module, _, call in ALL_CALLS:
         name = dotted(call.func)
+        if name == "pickle.UnpicklingError":  # raising the refusal unpickles nothing
+            continue
         assert name.split(".")[0] not in FORBIDDEN_MODULES, f"{module}:{call.lineno} {name}"
         assert name not in FORBIDDEN_BUILTINS, f"{module}:{call.lineno} {name}"
         assert name not in ("yaml.load", "yaml.unsafe_load"), f"{module}:{call.lineno} {name}"

@@ -19,17 +19,14 @@ from plateau_cli.errors import (
     UnknownFormatError,
     UnsafeCheckpointError,
 )
-from plateau_cli.zips import DAMAGED_ZIP_ERRORS
+from plateau_cli.special_files import refuse_special
+from plateau_cli.zips import DAMAGED_ZIP_ERRORS, bomb_reason
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL_2_PLUS = b"\x80"
 #: Keras' config.json and metadata.json: kilobytes for most models, a few MB for huge ones.
 MAX_JSON_MEMBER_BYTES = 64 << 20
-#: Keras and torch.save store archive members uncompressed (ratio 1); a member that inflates
-#: past the floor at more than MAX_EXPANSION:1 is a decompression bomb.
-BOMB_FLOOR_BYTES = 256 << 20
-MAX_EXPANSION = 100
 #: Stored and deflated: what Keras (zipfile) and torch.save (miniz) write.
 _COMPRESSIONS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
@@ -54,6 +51,7 @@ def sniff_checkpoint(path: Path) -> Sniffed:
         raise BadInputError(f"{path}: no such file or directory")
     if path.is_dir():
         return _sniff_directory(path)
+    refuse_special(path, "a checkpoint file")
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
@@ -144,15 +142,17 @@ def _check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
                 " or '..'); neither Keras nor torch.save writes such names, so the file was"
                 " crafted or damaged: refusing to open it"
             )
-        expanded = member.file_size > MAX_EXPANSION * max(member.compress_size, 1)
-        if (
-            name in ("config.json", "metadata.json") and member.file_size > MAX_JSON_MEMBER_BYTES
-        ) or (member.file_size > BOMB_FLOOR_BYTES and expanded):
+        if name in ("config.json", "metadata.json") and member.file_size > MAX_JSON_MEMBER_BYTES:
             raise UnsafeCheckpointError(
                 f"{path}: archive member {name!r} declares {member.file_size:,} bytes stored in"
                 f" {member.compress_size:,}; that is a decompression bomb, not a checkpoint:"
                 " refusing to open it"
             )
+    reason = bomb_reason(members, path.stat().st_size)
+    if reason is not None:
+        raise UnsafeCheckpointError(
+            f"{path}: {reason}; that is a decompression bomb, not a checkpoint: refusing to open it"
+        )
 
 
 def _looks_like_safetensors(path: Path, head: bytes) -> bool:

@@ -45,10 +45,12 @@ TrustPickle = Annotated[
     bool,
     typer.Option(
         "--trust-pickle",
+        "--trust-code",
         help=(
-            "Allow loading that can run code stored in the file (full pickled torch modules,"
-            " Keras Lambda layers). Only for checkpoints you made yourself: a checkpoint from"
-            " elsewhere can run any command when unpickled."
+            "Allow loading that can run code stored in the file: full pickled torch modules,"
+            " TorchScript archives (their scripted code runs), Keras Lambda layers. One flag for"
+            " all of them. Only for checkpoints you made yourself: a file from elsewhere can run"
+            " any command or write any file when loaded."
         ),
         rich_help_panel=LOAD_PANEL,
     ),

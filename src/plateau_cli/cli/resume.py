@@ -101,8 +101,10 @@ def resume(
             "--continue",
             help=(
                 "Go on with an interrupted run from its output directory: its last completed"
-                " epoch, its settings, its report (only --trust-pickle, --device, --json, --quiet"
-                " and --require-improvement may be given again)."
+                " epoch, its settings, its report. Code the run used (--model-factory, --data"
+                " module:function) runs only when named again here; --data may also name"
+                " another data file; --trust-pickle, --device, --json, --quiet and"
+                " --require-improvement may be given again."
             ),
             show_default=False,
         ),
@@ -209,6 +211,7 @@ def resume(
                 trust_pickle=trust_pickle,
                 device=device if _given(ctx, "device") else None,
                 command_line=("plateau-cli", *sys.argv[1:]),
+                given=_given_again(ctx, model_factory, factory_arg, data),
             )
         finally:
             if isinstance(observer, RichObserver):
@@ -282,8 +285,32 @@ def resume(
 
 #: What `--continue` accepts again; everything else comes from the interrupted run's report.
 _CONTINUE_OPTIONS = frozenset(
-    {"continue_from", "json_output", "quiet", "require_improvement", "trust_pickle", "device"}
+    {
+        "continue_from",
+        "json_output",
+        "quiet",
+        "require_improvement",
+        "trust_pickle",
+        "device",
+        # Code a report names runs only when the user names it again (run.continue_checks).
+        "model_factory",
+        "factory_arg",
+        "data",
+    }
 )
+
+
+def _given_again(
+    ctx: typer.Context, model_factory: str | None, factory_arg: list[str] | None, data: str | None
+) -> Any:
+    from plateau_cli.entry_points import parse_factory_args
+    from plateau_cli.run.continue_checks import GivenAgain
+
+    return GivenAgain(
+        model_factory=model_factory,
+        factory_args=parse_factory_args(factory_arg) if _given(ctx, "factory_arg") else None,
+        data=data,
+    )
 
 
 def _given(ctx: typer.Context, name: str) -> bool:

@@ -18,6 +18,7 @@ from plateau_cli.errors import DataMismatchError
 _NUMERIC = "biuf"
 #: Text dtype kinds: bytes, unicode, numpy 2's variable-width StringDType.
 _TEXT = "SUT"
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def describe_dtype(dtype: np.dtype) -> str:
@@ -45,6 +46,13 @@ def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:
     """int64 for integer/bool labels, float32 for float targets; text is left to `encode_text`."""
     if y.ndim == 0:
         raise DataMismatchError(f"{source}: {name} is a single value, not an array of labels")
+    if y.dtype.kind == "u" and y.dtype.itemsize == 8 and y.size and int(y.max()) > _INT64_MAX:
+        # int64 is what every loss takes; a uint64 label past its range would wrap negative.
+        raise DataMismatchError(
+            f"{source}: {name} holds uint64 labels up to {int(y.max()):,}, past the int64 range"
+            " labels are converted to (they would turn negative); store class indices"
+            " 0..classes-1 (e.g. numpy.unique(y, return_inverse=True)[1])"
+        )
     if y.dtype.kind in "biu":
         return np.asarray(y, dtype=np.int64)
     if y.dtype.kind == "f":

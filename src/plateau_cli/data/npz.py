@@ -18,6 +18,7 @@ import numpy as np
 
 from plateau_cli.data.arrays import as_features, check_lengths, labels_pair
 from plateau_cli.data.base import ArraySplit, DataBundle, DataSpec
+from plateau_cli.data.npz_claims import check_claims
 from plateau_cli.data.split import split_arrays
 from plateau_cli.errors import BadInputError, CorruptFileError
 from plateau_cli.zips import DAMAGED_ZIP_ERRORS
@@ -52,6 +53,7 @@ class NpzLayout:
 def read_layout(path: Path, source: str, val_split: float | None) -> NpzLayout:
     """Open the archive's directory only (no array is read) and resolve the roles."""
     try:
+        check_claims(path, source)
         # Our own handle: numpy leaks the one it opens when the zip directory is damaged.
         with path.open("rb") as handle:
             loaded = np.load(handle, allow_pickle=False)

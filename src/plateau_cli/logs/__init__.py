@@ -17,6 +17,7 @@ from plateau_cli.errors import BadInputError, CorruptFileError, PlateauError, Un
 from plateau_cli.logs._errors import no_epochs
 from plateau_cli.logs.base import SNIFF_BYTES, LogRead, LogReader
 from plateau_cli.registry import LOG_READERS, load
+from plateau_cli.special_files import refuse_special
 
 #: Formats that a file name suggests, by suffix (or by TensorBoard's file name prefix).
 _HINTS = {
@@ -52,6 +53,7 @@ def read_log(path: Path, run: str | None = None) -> LogRead:
     path = Path(path)
     if not path.exists():
         raise BadInputError(f"{path}: no such file or directory")
+    refuse_special(path, "a training log file or a run directory")
     note = None
     if path.is_dir():
         from plateau_cli.logs._resolve import resolve_directory

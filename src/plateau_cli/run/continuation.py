@@ -23,6 +23,7 @@ from plateau_cli.errors import BadInputError, UsageError
 from plateau_cli.monitor import Mode, Monitor
 from plateau_cli.outputs import CONTINUE_DIR, REPORT_JSON
 from plateau_cli.report.model import FileRef, HealthNote
+from plateau_cli.run.continue_checks import Grants, check_report, inside
 from plateau_cli.run.trainer import EpochRecord, StopReason, TrainerState
 from plateau_cli.strategies.base import StrategyOutcome
 
@@ -111,7 +112,8 @@ def read_interrupted(out_dir: Path) -> Interrupted:
             f"--continue {out_dir}: nothing to continue: that run ended"
             f" ({reason or 'unknown'}), it was not interrupted"
         )
-    checkpoint = out_dir / block["checkpoint"]
+    check_report(doc, report)
+    checkpoint = inside(out_dir, block["checkpoint"], "the continuation checkpoint")
     if not checkpoint.exists():
         raise BadInputError(
             f"--continue {out_dir}: the continuation checkpoint {checkpoint} is gone"
@@ -146,14 +148,16 @@ def load_options(
     trust_pickle: bool,
     device: str | None,
     details: Mapping[str, Any],
+    grants: Grants,
 ) -> LoadOptions:
-    """The interrupted run's load options; a widened torch module is rebuilt with the factory
-    arguments widen recorded for it (`details.factory_args`)."""
+    """The interrupted run's load options, with the factory the user named again (`grants`);
+    a widened torch module is rebuilt with the factory arguments widen recorded for it
+    (`details.factory_args`: plain values, passed to the function the user named)."""
     load = block["load"]
     return LoadOptions(
         trust_pickle=trust_pickle,
-        model_factory=load.get("model_factory"),
-        factory_args=details.get("factory_args") or load.get("factory_args") or {},
+        model_factory=grants.model_factory,
+        factory_args=details.get("factory_args") or grants.factory_args or {},
         loss=load.get("loss"),
         optimizer=load.get("optimizer"),
         lr=None,  # already applied in the interrupted run; its optimizer state holds the rate

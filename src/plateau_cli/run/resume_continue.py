@@ -27,6 +27,7 @@ from plateau_cli.run.continuation import (
     outcome_from,
     read_interrupted,
 )
+from plateau_cli.run.continue_checks import GivenAgain, grant, inside
 from plateau_cli.run.resume import ResumeRequest, RunSetup, open_run, train_and_report
 from plateau_cli.strategies import StrategyContext, build_strategy
 
@@ -39,6 +40,7 @@ def continue_resume(
     device: str | None = None,
     command_line: tuple[str, ...] = (),
     pause_after: int | None = None,
+    given: GivenAgain | None = None,
 ) -> ResumeReport:
     """`resume --continue OUT_DIR`: go on from an interrupted run's last completed epoch.
 
@@ -49,10 +51,13 @@ def continue_resume(
     observer = observer or NullObserver()
     run = read_interrupted(out_dir)
     req = run.request
+    grants = grant(out_dir, req, given or GivenAgain())
+    for line in grants.messages:
+        observer.on_message(Level.INFO, line)
     request = ResumeRequest(
         model=Path(req["model"]),
         strategy=req["strategy"],
-        data=req["data"],
+        data=grants.data,
         strategy_options=req["strategy_options"],
         target=req["target"],
         val_split=req["val_split"],
@@ -64,7 +69,9 @@ def continue_resume(
         patience=req["patience"],
         seed=int(req["seed"]),
         out=out_dir,
-        load=load_options(req, trust_pickle, device, run.doc["strategy"].get("details") or {}),
+        load=load_options(
+            req, trust_pickle, device, run.doc["strategy"].get("details") or {}, grants
+        ),
         command_line=command_line or tuple(run.doc.get("command_line", ())),
     )
     strategy = build_strategy(request.strategy, request.strategy_options)
@@ -73,7 +80,7 @@ def continue_resume(
     )
     sniffed = sniff_checkpoint(run.checkpoint)
     handle, bundle, _, _ = open_run(request, run.checkpoint, sniffed, spec, observer)
-    best_path = out_dir / handle.checkpoint_name()
+    best_path = inside(out_dir, handle.checkpoint_name(), "the best checkpoint")
     best_snapshot = (
         adapter_for(sniffed.framework).load(best_path, sniffed.format, request.load).snapshot()
         if best_path.exists()

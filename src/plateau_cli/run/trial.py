@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plateau_cli.errors import PlateauError, StrategyNotApplicableError, UsageError
+from plateau_cli.adapters.sniff import TORCHSCRIPT, sniff_checkpoint
+from plateau_cli.errors import (
+    PlateauError,
+    StrategyNotApplicableError,
+    UnsafeCheckpointError,
+    UsageError,
+)
 from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.outputs import default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, ResumeReport
@@ -107,6 +113,16 @@ def check_strategies(names: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
+def _refuse_code_early(base: ResumeRequest) -> None:
+    """A file that is not a checkpoint, or a TorchScript archive not trusted, fails before the
+    first rung (and its progress line), not inside every candidate."""
+    sniffed = sniff_checkpoint(base.model)
+    if sniffed.format == TORCHSCRIPT and not base.load.trust_pickle:
+        from plateau_cli.adapters.torch.torchscript_static import torchscript_refusal
+
+        raise UnsafeCheckpointError(torchscript_refusal(base.model))
+
+
 def run_trial(
     base: ResumeRequest,
     strategies: Sequence[str],
@@ -119,6 +135,7 @@ def run_trial(
     if budget < 1:
         raise UsageError(f"--budget-epochs must be >= 1. Received: {budget}")
     names = (CONTROL, *check_strategies(strategies))
+    _refuse_code_early(base)
     out_dir = base.out or default_out_dir(base.model, "trial")
     input_ref = FileRef(base.model, sha256_of(base.model))
     pool = [Candidate(n, out_dir / CANDIDATES_DIR / n) for n in names]

@@ -100,6 +100,8 @@ def test_resume_with_lr_decay_in_every_format(tmp_path, plateaued, layout):
     ]
     if layout != "torchscript":
         argv += ["--model-factory", factory("mlp")]
+    else:  # TorchScript is code: loaded only when trusted (the test made the file itself)
+        argv += ["--trust-pickle"]
 
     result = run_cli(argv)
 

@@ -48,7 +48,12 @@ from plateau_cli.adapters.keras.compiling import (
     repair_legacy_metrics,
     replace_compile_choices,
 )
-from plateau_cli.adapters.keras.translate import reading_hdf5, translating, unsafe_message
+from plateau_cli.adapters.keras.translate import (
+    blocked_message,
+    reading_hdf5,
+    translating,
+    unsafe_message,
+)
 from plateau_cli.adapters.sniff import KERAS_V3
 from plateau_cli.errors import CorruptCheckpointError, UnsafeCheckpointError
 
@@ -80,6 +85,8 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     """Build the model with its compile state; raise PlateauErrors for files that cannot load."""
     with reading_hdf5(path):
         facts = read_facts(path, fmt)
+    if facts.blocked_calls:
+        raise UnsafeCheckpointError(blocked_message(path, facts.blocked_calls))
     if facts.code_objects and not options.trust_pickle:
         raise UnsafeCheckpointError(unsafe_message(path, facts.code_objects))
     state, detail = OptimizerState.ABSENT, None

@@ -33,6 +33,10 @@ _CHATTER = (
     "computation placer already registered",
     "Could not find cuda drivers on your machine",
     "TF-TRT Warning: Could not find TensorRT",
+    # A GPU build of TensorFlow on a machine without a usable GPU, at device discovery:
+    # "E0000 ... cuda_executor.cc:1309] failed call to cuInit: INTERNAL: CUDA error: Failed call
+    # to cuInit: UNKNOWN ERROR (303)". It made every Keras error two lines; the CPU is used.
+    "failed call to cuInit",
 )
 
 
@@ -103,7 +107,12 @@ def import_tensorflow_quietly() -> None:
     guard = contextlib.nullcontext() if wants_all else _filtered_stderr()
     with guard:
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        # Device discovery (where a GPU build calls cuInit) happens lazily at the first op,
+        # outside this filter; done here, its one error line is filtered with the rest.
+        with contextlib.suppress(Exception):
+            tensorflow.config.list_physical_devices("GPU")
 
 
 def installed_keras_version() -> str:

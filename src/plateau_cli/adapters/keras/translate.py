@@ -78,6 +78,53 @@ def unsafe_message(path: Path, owners: tuple[str, ...] | list[str]) -> str:
     )
 
 
+def blocked_message(path: Path, calls: tuple[str, ...] | list[str]) -> str:
+    """A config naming Keras APIs that are not model parts: refused whatever the flags."""
+    listed = "; ".join(calls[:3]) + (f" (+{len(calls) - 3} more)" if len(calls) > 3 else "")
+    return (
+        f"{path}: the model configuration asks Keras to run functions that are not part of a"
+        f" model ({listed}): they download, read or write files or switch off Keras' safe"
+        " mode, which no trained model needs; the file was crafted or damaged, and plateau-cli"
+        " does not load it (not even with --trust-pickle)"
+    )
+
+
+def _safe_mode_refusal(path: Path, texts: list[str], facts: FileFacts) -> PlateauError | None:
+    """Keras' own safe-mode refusals, each worded for what the file actually asks for."""
+    for text in texts:
+        lowered = text.lower()
+        if "non-modeling apis are disallowed" in lowered:
+            api = text.split("`")[1] if text.count("`") >= 2 else "a non-modeling Keras API"
+            return UnsafeCheckpointError(blocked_message(path, [f"the configuration names {api}"]))
+        if "vocabulary file outside of the model archive" in lowered:
+            where = (
+                text.rsplit("Vocabulary file:", 1)[-1].strip(" .'\"")
+                if "Vocabulary file:" in text
+                else "a path"
+            )
+            return UnsafeCheckpointError(
+                f"{path}: a StringLookup/TextVectorization layer reads its vocabulary from a file"
+                f" outside the archive ({where}); Keras' safe mode refuses to read files the"
+                " archive does not hold. If you trust where the file came from and that path is"
+                " meant to be read, pass --trust-pickle"
+            )
+        if "deserialization of a `tfsmlayer`" in lowered:
+            return UnsafeCheckpointError(
+                f"{path}: the model holds a TFSMLayer, which loads an external TensorFlow"
+                " SavedModel (a program of its own) when the model is loaded; Keras' safe mode"
+                " refuses it. If you trust where the file and that SavedModel came from, pass"
+                " --trust-pickle"
+            )
+    if any(marker in text.lower() for text in texts for marker in _UNSAFE):
+        if facts.code_objects:
+            return UnsafeCheckpointError(unsafe_message(path, facts.code_objects))
+        return UnsafeCheckpointError(
+            f"{path}: Keras' safe mode refuses to load it: {_trim(texts[-1] if texts else '')};"
+            " if you trust where the file came from, pass --trust-pickle"
+        )
+    return None
+
+
 @contextlib.contextmanager
 def translating(path: Path, facts: FileFacts) -> Iterator[None]:
     """Run a Keras load; known failures caused by the file become PlateauErrors."""
@@ -143,9 +190,10 @@ def raised_by_h5py(exc: BaseException) -> bool:
 def translate(exc: BaseException, path: Path, facts: FileFacts) -> PlateauError | None:
     """The PlateauError for a failure caused by the file, or None for one that is not."""
     chain = _chain(exc)
+    refusal = _safe_mode_refusal(path, [first_line(e) for e in chain], facts)
+    if refusal is not None:
+        return refusal
     texts = [first_line(e).lower() for e in chain]
-    if any(marker in text for text in texts for marker in _UNSAFE):
-        return UnsafeCheckpointError(unsafe_message(path, facts.code_objects))
     detail = _cause(chain)
     written = parse_version(facts.keras_version)
     installed = installed_keras_version()

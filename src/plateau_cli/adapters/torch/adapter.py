@@ -114,7 +114,7 @@ class TorchAdapter(Adapter):
 
 def _read(path: Path, fmt: str, options: LoadOptions) -> LoadedFile:
     if fmt == sniff.TORCHSCRIPT:
-        return load_torchscript(path)
+        return load_torchscript(path, trust_pickle=options.trust_pickle)
     if fmt == sniff.SAFETENSORS:
         return load_safetensors(path)
     if fmt in {sniff.TORCH_ZIP, sniff.TORCH_LEGACY}:

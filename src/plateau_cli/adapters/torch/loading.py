@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from plateau_cli.adapters.torch.torchscript_static import torchscript_refusal
 from plateau_cli.adapters.torch.unsafe import refusal_message, unsafe_globals
 from plateau_cli.errors import BadInputError, CorruptCheckpointError, UnsafeCheckpointError
 
@@ -80,7 +81,18 @@ def numpy_safe_globals() -> tuple[Any, ...]:
 
 
 def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
-    """`torch.load` with weights_only=True; weights_only=False only when trusted and needed."""
+    """`torch.load` with weights_only=True; weights_only=False only when trusted and needed.
+
+    The pickle's CRC is checked first (it is kilobytes): a flipped bit there can still unpickle,
+    into a wrong key or number, or look like a forbidden instruction. torch itself never checks
+    the zip's CRCs, so damage in the tensor bytes goes unnoticed by it (and by us).
+    """
+    damage = pickle_damage(path)
+    if damage is not None:
+        raise CorruptCheckpointError(
+            f"{path}: the file is damaged ({damage}): its bytes changed after torch.save wrote"
+            " them; restore it from a good copy"
+        )
     try:
         with _quiet_protocol_warning(), torch.serialization.safe_globals(numpy_safe_globals()):
             return LoadedFile(torch.load(path, map_location="cpu", weights_only=True))
@@ -91,7 +103,13 @@ def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
     if not trust_pickle:
         with torch.serialization.safe_globals(numpy_safe_globals()):
             found = unsafe_globals(path)
-        raise UnsafeCheckpointError(refusal_message(path, found, _torch_reason(refused)))
+        reason = _torch_reason(refused)
+        if not found and not reason:
+            raise CorruptCheckpointError(
+                f"{path}: torch.load cannot read its pickle (an instruction no writer produces);"
+                " the file is damaged or was not written by torch.save"
+            ) from refused
+        raise UnsafeCheckpointError(refusal_message(path, found, reason))
     try:
         with _quiet_protocol_warning():
             return LoadedFile(torch.load(path, map_location="cpu", weights_only=False), True)
@@ -104,6 +122,28 @@ def load_torch_file(path: Path, *, trust_pickle: bool) -> LoadedFile:
         ) from exc
     except (*_UNREADABLE, pickle.UnpicklingError) as exc:
         raise CorruptCheckpointError(_corrupt_message(path, exc)) from exc
+
+
+def pickle_damage(path: Path) -> str | None:
+    """Why the archive's pickle is damaged (a CRC mismatch), or None when it reads intact.
+
+    A flipped bit in data.pkl makes the safe unpickler meet an opcode or a global it does not
+    allow, exactly as a hostile pickle does; the zip's CRC tells damage from intent.
+    """
+    import zipfile
+
+    from plateau_cli.zips import DAMAGED_ZIP_ERRORS
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return None
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name == "data.pkl" or name.endswith("/data.pkl"):
+                    archive.read(name)  # checks the CRC
+    except DAMAGED_ZIP_ERRORS as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def load_safetensors(path: Path) -> LoadedFile:
@@ -120,8 +160,15 @@ def load_safetensors(path: Path) -> LoadedFile:
     return LoadedFile(tensors, metadata=metadata)
 
 
-def load_torchscript(path: Path) -> LoadedFile:
-    """TorchScript archives carry their own code in a restricted language, not Python pickles."""
+def load_torchscript(path: Path, *, trust_pickle: bool) -> LoadedFile:
+    """TorchScript archives are code: loaded only when the user said --trust-pickle.
+
+    Their `code/` is compiled by torch.jit.load and the scripted methods run when the model is
+    called; TorchScript can create and write files (`torch.from_file(..., shared=True)`), and a
+    `.pth` file written into a site directory becomes Python that runs at the next start.
+    """
+    if not trust_pickle:
+        raise UnsafeCheckpointError(torchscript_refusal(path))
     try:
         with quiet_jit_deprecation():
             return LoadedFile(torch.jit.load(str(path), map_location="cpu"))
