@@ -14,6 +14,7 @@ from plateau_cli.cli.options import (
     FactoryArg,
     ImageSizeOpt,
     ModelFactory,
+    OutputOpt,
     TargetOpt,
     TrustPickle,
     ValSplitOpt,
@@ -31,6 +32,7 @@ def inspect(
     trust_pickle: TrustPickle = False,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
+    output: OutputOpt = None,
     device: DeviceOpt = "cpu",
     data: Annotated[
         str | None,
@@ -60,7 +62,9 @@ def inspect(
     from plateau_cli.outputs import sha256_of
 
     sniffed = sniff_checkpoint(model)
-    options = load_options(trust_pickle, model_factory, factory_arg, None, None, None, device)
+    options = load_options(
+        trust_pickle, model_factory, factory_arg, None, None, None, device, output
+    )
     spec = None
     if data is not None:
         from plateau_cli.data import parse_data_spec

@@ -90,6 +90,7 @@ class TorchAdapter(Adapter):
             frozen_by_checkpoint=setup.frozen,
             optimizer_inferred_from=setup.inferred_from,
             loss_option=options.loss,
+            output_option=options.output,
             model_factory=options.model_factory if prefix is not None else None,
             factory_args=dict(options.factory_args) if prefix is not None else {},
             trusted_pickle=trusted,
