@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from plateau_cli.adapters import sniff
-from plateau_cli.adapters.base import Adapter, LoadOptions
+from plateau_cli.adapters.base import Adapter, LoadOptions, OptimizerState
 from plateau_cli.adapters.torch import layouts
 from plateau_cli.adapters.torch.device import resolve_device
 from plateau_cli.adapters.torch.factory import build_module, fit_weights
@@ -72,10 +72,13 @@ class TorchAdapter(Adapter):
                 f"the file holds {layout.optimizer_count} optimizers; the first is resumed and"
                 " the others are written back unchanged"
             )
+        if setup.state is OptimizerState.RESTORED:
+            template.loaded_rates = [float(g["lr"]) for g in setup.optimizer.param_groups]
         if layout.scheduler_keys:
             notes.append(
-                f"scheduler state ({', '.join(layout.scheduler_keys)}) is written back unchanged;"
-                " plateau-cli sets the learning rate itself"
+                f"scheduler state ({', '.join(layout.scheduler_keys)}) is kept; when a strategy"
+                " changes the rate it is rescaled to agree (base rates, last rates, plateau"
+                " counters), or dropped when its kind is unknown"
             )
         return TorchHandle(
             path,

@@ -27,6 +27,7 @@ import torch
 from plateau_cli.adapters.torch import layouts
 from plateau_cli.adapters.torch.layouts import Layout, as_int
 from plateau_cli.adapters.torch.loading import quiet_jit_deprecation
+from plateau_cli.adapters.torch.schedulers import factors, rescale, rescale_groups
 from plateau_cli.atomic import atomic_path
 
 ADDED_OPTIMIZER_KEY = "optimizer_state_dict"
@@ -54,6 +55,11 @@ class SaveTemplate:
     #: A trusted pickle held objects, not state dicts, under these entries.
     model_was_object: bool = False
     optimizer_was_object: bool = False
+    #: Each param group's rate as restored: a scheduler saved beside the optimizer is rescaled
+    #: by how far the rates moved from these (None: the optimizer was not restored).
+    loaded_rates: list[float] | None = None
+    #: What became of the scheduler state at the last save, for the report.
+    scheduler_notes: list[str] = field(default_factory=list)
 
     @property
     def persists_optimizer(self) -> bool:
@@ -162,6 +168,7 @@ def _top_level(
         out["optimizer_states"] = [state]
     else:
         out[template.optimizer_key] = state
+    _agree_schedulers(template, out, state, optimizer)
     for key in layout.epoch_keys:
         out[key] = _advance(out[key], epochs_done)
     for key in layout.step_keys:
@@ -169,6 +176,29 @@ def _top_level(
     if layout.format == layouts.LIGHTNING:
         out["loops"] = _advance_lightning_loops(out.get("loops"), epochs_done, steps_done)
     return out
+
+
+def _agree_schedulers(
+    template: SaveTemplate, out: dict[str, Any], state: Any, optimizer: torch.optim.Optimizer
+) -> None:
+    """Scheduler entries (and the groups' initial_lr/max_lr) scaled like the rates were."""
+    rates = [float(group["lr"]) for group in optimizer.param_groups]
+    scale = factors(template.loaded_rates or [], rates) if template.loaded_rates else None
+    template.scheduler_notes = []
+    if scale is None:
+        return
+    if isinstance(state, dict):
+        rescale_groups(state, scale)
+    for key in template.layout.scheduler_keys:
+        if key not in out:
+            continue
+        result = rescale(out[key], scale, rates)
+        if result.state is None:
+            del out[key]
+        else:
+            out[key] = result.state
+        if result.note:
+            template.scheduler_notes.append(f"{key}: {result.note}")
 
 
 def _advance(value: Any, by: int) -> Any:
