@@ -52,6 +52,10 @@ class TorchAdapter(Adapter):
             canonical_loss(options.loss)
         if options.optimizer:
             optimizer_class(options.optimizer)
+        if fmt == sniff.HF_DIRECTORY:
+            from plateau_cli.adapters.torch.hf import load_directory
+
+            return load_directory(path, options, device)
         loaded = _read(path, fmt, options)
         layout = (
             Layout(layouts.SAFETENSORS)

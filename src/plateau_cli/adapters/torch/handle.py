@@ -93,6 +93,8 @@ class TorchHandle(ModelHandle):
         self.output_option = parse_output_option(output_option)
         #: Per-sample input shape of the data the model ran on (the probe): the input shape.
         self.data_input_shape: tuple[int, ...] | None = None
+        #: The model returns its own loss given the batch's labels (HF): trained on that.
+        self.model_loss = False
         self.model_factory = model_factory
         #: The --factory-arg values the module was built with (widen names the one to change).
         self.factory_args = dict(factory_args or {})
@@ -330,6 +332,7 @@ class TorchHandle(ModelHandle):
         self.output_tail = result.output_tail
         self.layer_shapes = result.layer_shapes
         self.data_input_shape = result.input_shape
+        self.model_loss = result.model_loss
         self._shapes_probed = True
 
     def _probe_shapes(self) -> None:

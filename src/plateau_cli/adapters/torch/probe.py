@@ -38,6 +38,8 @@ class ProbeResult:
     layer_shapes: dict[str, tuple[int, ...]]
     #: Per-sample shape of the inputs the model ran on (None: several inputs or a dict).
     input_shape: tuple[int, ...] | None = None
+    #: The model returned its own loss for the batch (given labels): it is trained on that.
+    model_loss: bool = False
 
 
 def sample_labels(data: DataBundle) -> np.ndarray:
@@ -71,7 +73,8 @@ def forward_arrays(handle: TorchHandle, x: Any, y: Any, layout: InputLayout) -> 
         with torch.no_grad():
             raw = call(model, fed)
             output = call.predictions(raw)
-            if y is not None and handle.loss is not None and call.own_loss(raw) is None:
+            own = call.own_loss(raw) is not None
+            if y is not None and handle.loss is not None and not own:
                 tail = tuple(int(d) for d in output.shape[1:])
                 target_layout = InputLayout(
                     layout.dtype, layout.to_channels_first, layout.integer_inputs, tail
@@ -86,7 +89,7 @@ def forward_arrays(handle: TorchHandle, x: Any, y: Any, layout: InputLayout) -> 
         for module, training in modes.items():
             module.training = training
     seen = tuple(int(d) for d in fed.shape[1:]) if isinstance(fed, torch.Tensor) else None
-    return ProbeResult(tuple(int(d) for d in output.shape[1:]), shapes, seen)
+    return ProbeResult(tuple(int(d) for d in output.shape[1:]), shapes, seen, own)
 
 
 def _targets(y: Any, loss: LossChoice, device: torch.device, layout: InputLayout) -> torch.Tensor:
