@@ -124,10 +124,15 @@ def test_trainer_checkpoint_directory_resumes_and_loads_back(tmp_path, checkpoin
     assert result.global_step > state["global_step"]
 
 
-def test_diagnose_reads_the_directory_trainer_state(checkpoint):
+def test_diagnose_reads_the_directory_trainer_state(tmp_path, checkpoint):
     from tests.e2e.runner import run_cli
 
     result = run_cli(["diagnose", str(checkpoint), "--json"])
 
     assert result.code in (0, 1), result.stderr
-    assert json.loads(result.stdout)
+    assert "trainer_state.json" in result.stdout
+    # The resumed directory's appended epochs read the same way.
+    report = resume(checkpoint, tmp_path / "out", "--data", f"{HF_DATA}:loaders", "--epochs", "2")
+    again = run_cli(["diagnose", report["output"]["path"], "--json"])
+    assert again.code in (0, 1), again.stderr
+    assert "trainer_state.json" in again.stdout

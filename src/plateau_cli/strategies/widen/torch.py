@@ -192,6 +192,12 @@ def _validation_inputs(
     prepared = handle.prepare(data, context.batch_size, context.seed)
     seen = 0
     for x, _ in prepared.val:
+        if not isinstance(x, torch.Tensor):
+            raise StrategyNotApplicableError(
+                f"widen traces a forward that takes one input tensor; {type(handle.model).__name__}"
+                f" takes a {type(x).__name__} of inputs (lengths, masks or keyword arguments):"
+                " widen its layer in your code instead"
+            )
         yield x
         seen += len(x)
         if seen >= plan.MAX_SAMPLES:
