@@ -161,3 +161,18 @@ def evaluate(model: nn.Module) -> tuple[float, float]:
             hits += int((logits.argmax(1) == labels).sum())
             count += len(labels)
     return total / count, hits / count
+
+
+def make_norm_mlp(hidden: int = 32) -> nn.Module:
+    """64 digits pixels -> Linear -> LayerNorm -> ReLU -> Linear: a bias and a norm to keep
+    out of weight decay."""
+    return nn.Sequential(
+        nn.Linear(64, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Linear(hidden, 10)
+    )
+
+
+def no_decay_groups(model: nn.Module, decay: float = 0.05) -> list[dict]:
+    """The HF/timm convention: weight matrices decay; biases and norms do not."""
+    matrices = [p for n, p in model.named_parameters() if p.dim() > 1]
+    rest = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    return [{"params": matrices, "weight_decay": decay}, {"params": rest, "weight_decay": 0.0}]

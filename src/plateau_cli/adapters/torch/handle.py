@@ -282,6 +282,8 @@ class TorchHandle(ModelHandle):
     def checkpoint_name(self) -> str:
         stem = _CHECKPOINT_STEMS.get(self.format, "model")
         suffix = self.path.suffix or _DEFAULT_SUFFIXES.get(self.format, ".pt")
+        if suffix == ".tar" and self.path.name.endswith((".pth.tar", ".pt.tar")):
+            suffix = "".join(self.path.suffixes[-2:])  # the ImageNet example's .pth.tar
         return stem + suffix
 
     def save(self, path: Path, *, epochs_done: int) -> None:
