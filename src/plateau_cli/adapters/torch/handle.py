@@ -296,6 +296,7 @@ class TorchHandle(ModelHandle):
             self.optimizer,
             epochs_done=epochs_done,
             steps_done=steps,
+            factory_args=self.factory_args,
         )
 
     # -- internals ----------------------------------------------------------------------------

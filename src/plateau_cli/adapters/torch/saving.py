@@ -104,8 +104,10 @@ def save_checkpoint(
     *,
     epochs_done: int,
     steps_done: int,
+    factory_args: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write atomically at `path` in the template's layout."""
+    """Write atomically at `path` in the template's layout; `factory_args` (as widen rebuilt
+    them) update Lightning's `hyper_parameters`, so `load_from_checkpoint` builds the new width."""
     fmt = template.layout.format
     if fmt == layouts.TORCHSCRIPT:
         with atomic_path(path) as tmp, quiet_jit_deprecation(), _on_cpu(model):
@@ -123,6 +125,8 @@ def save_checkpoint(
         obj: Any = weights
     else:
         obj = _top_level(template, template.top, weights, model, optimizer, epochs_done, steps_done)
+        if fmt == layouts.LIGHTNING and factory_args and "hyper_parameters" in obj:
+            obj["hyper_parameters"] = _updated_hparams(obj.get("hyper_parameters"), factory_args)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -201,6 +205,17 @@ def _agree_schedulers(
             template.scheduler_notes.append(f"{key}: {result.note}")
 
 
+def _updated_hparams(hparams: Any, factory_args: Mapping[str, Any]) -> Any:
+    """The recorded constructor arguments with the ones widen changed (only those recorded)."""
+    if not isinstance(hparams, Mapping):
+        return hparams
+    updated = copy.copy(hparams)  # keeps Lightning's AttributeDict type
+    for key, value in factory_args.items():
+        if key in updated and updated[key] != value:
+            updated[key] = value
+    return updated
+
+
 def _advance(value: Any, by: int) -> Any:
     """`value + by`, keeping its type (int, numpy integer or 0-d tensor)."""
     current = as_int(value)
@@ -231,7 +246,22 @@ def _advance_lightning_loops(loops: Any, epochs_done: int, steps_done: int) -> A
         inner = fit.get("epoch_loop.state_dict")
         if isinstance(inner, dict) and isinstance(inner.get("_batches_that_stepped"), int):
             inner["_batches_that_stepped"] += steps_done
+        # Lightning's global_step is the optimizer's completed steps: they advance together.
+        _advance_totals(fit.get("epoch_loop.batch_progress"), steps_done)
+        optim = fit.get("epoch_loop.automatic_optimization.optim_progress")
+        if isinstance(optim, dict) and isinstance(optim.get("optimizer"), dict):
+            for part in ("step", "zero_grad"):
+                _advance_totals(optim["optimizer"].get(part), steps_done)
     return loops
+
+
+def _advance_totals(progress: Any, by: int) -> None:
+    """A Lightning progress record's `total` counters (ready, started, completed...) + by."""
+    if isinstance(progress, dict) and isinstance(progress.get("total"), dict):
+        totals = progress["total"]
+        for name, count in totals.items():
+            if isinstance(count, int):
+                totals[name] = count + by
 
 
 def _save_safetensors(path: Path, weights: Mapping[str, Any], metadata: dict[str, str]) -> None:

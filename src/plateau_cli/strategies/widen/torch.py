@@ -69,6 +69,8 @@ def apply(
         after = plan.max_abs_change(original, _outputs(model, inputs))
     remap = torch_state.remap_optimizer(handle, old_modules, new_modules, chain, units, options)
     rebuilt = rebuilt_factory_args(handle, chain, new_width)
+    if rebuilt is not None:
+        handle.factory_args = dict(rebuilt)  # what builds the module now (Lightning hparams)
     widened = Widened(
         chain=chain,
         chosen_by=chosen_by,
