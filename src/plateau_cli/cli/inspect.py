@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,6 +21,7 @@ from plateau_cli.cli.options import (
     load_options,
     parse_image_size,
 )
+from plateau_cli.errors import PlateauError
 
 
 @app.command()
@@ -73,7 +74,18 @@ def inspect(
     from plateau_cli.run.resume import check_load_options
 
     check_load_options(sniffed.framework, options)
-    handle = load_handle(model, options)
+    try:
+        handle = load_handle(model, options)
+    except PlateauError as exc:
+        description = _file_view(model, sniffed, options, exc, spec is not None)
+        if json_output:
+            print_json(describe_to_json(description, sha256_of(model)) | {"data": None})
+        else:
+            from plateau_cli.render.console import stderr_console
+            from plateau_cli.render.inspect import render_inspect
+
+            render_inspect(stderr_console(), description)
+        return
     probe = (
         probe_with_data(handle, spec, parse_image_size(image_size), batch_size)
         if spec is not None
@@ -90,3 +102,18 @@ def inspect(
         render_inspect(console, description)
         if probe is not None:
             render_probe(console, probe)
+
+
+def _file_view(model: Path, sniffed: Any, options: Any, exc: Exception, with_data: bool) -> Any:
+    """A torch file without its code (a state dict, safetensors, an optimizer.pt): what the
+    file says by itself. Anything else re-raises the load error."""
+    from plateau_cli.errors import UnknownFormatError
+
+    if sniffed.framework != "torch" or with_data or options.model_factory:
+        raise exc
+    from plateau_cli.adapters.torch.factory import FactoryNeededError
+    from plateau_cli.adapters.torch.file_view import describe_file
+
+    if not isinstance(exc, FactoryNeededError | UnknownFormatError):
+        raise exc
+    return describe_file(model, sniffed.format, options)
