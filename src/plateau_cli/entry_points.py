@@ -45,13 +45,19 @@ def resolve(spec: str, what: str) -> Callable[..., Any]:
         try:
             module = importlib.import_module(module_part)
         except ModuleNotFoundError as exc:
+            if exc.name and exc.name != module_part and not module_part.startswith(exc.name):
+                raise BadInputError(
+                    f"{what} {spec!r}: importing {module_part!r} failed: {_first_line(exc)}"
+                    f"{_import_hint(exc)}"
+                ) from exc
             raise BadInputError(
                 f"{what} {spec!r}: cannot import module {module_part!r} ({exc}); is it installed"
                 " or on PYTHONPATH? A file can be named as path/to/file.py:callable"
             ) from exc
         except Exception as exc:  # user code failed while importing: report it, do not crash
             raise BadInputError(
-                f"{what} {spec!r}: importing {module_part!r} failed: {type(exc).__name__}: {exc}"
+                f"{what} {spec!r}: importing {module_part!r} failed: {type(exc).__name__}:"
+                f" {_first_line(exc)}{_import_hint(exc)}"
             ) from exc
     target = getattr(module, attribute, None)
     if target is None:
@@ -152,7 +158,8 @@ def _import_file(path: Path, what: str) -> Any:
     except Exception as exc:
         del sys.modules[name]
         raise BadInputError(
-            f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
+            f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {_first_line(exc)}"
+            f"{_import_hint(exc)}"
         ) from exc
     except BaseException:  # SystemExit and the like: `call` words them
         sys.modules.pop(name, None)
@@ -177,3 +184,30 @@ def parse_factory_args(pairs: list[str]) -> dict[str, Any]:
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             out[key] = raw.strip()
     return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _import_hint(exc: BaseException) -> str:
+    """The fix for the usual import failure of model files: torchvision beside another torch.
+
+    pytorch/examples import torchvision at the top; a torchvision wheel built for another torch
+    fails to import (missing operators, an undefined symbol), or is absent."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    involved = (
+        getattr(exc, "name", None) == "torchvision"
+        or "torchvision" in str(exc)
+        or any("torchvision" in frame.filename for frame in frames)
+    )
+    if not involved:
+        return ""
+    return (
+        " (torchvision does not import beside this torch: install the torchvision build that"
+        " matches your torch, from the same index, or import torchvision inside the function"
+        " that needs it)"
+    )

@@ -36,6 +36,9 @@ class LoadOptions:
     #: Learning rate for a new optimizer (no state saved) or to override the restored one.
     lr: float | None = None
     device: str = "auto"
+    #: PyTorch: which part of a dict/tuple/ModelOutput output holds the predictions (a key or
+    #: an index); None follows the conventions (`logits`, else the first element).
+    output: str | None = None
 
 
 class OptimizerState(str, Enum):
@@ -113,6 +116,8 @@ class IOSpec:
     #: Image layout the model wants: Keras NHWC (True) or torch NCHW (False). Data readers
     #: produce NHWC; the adapter transposes when needed.
     channels_last: bool = True
+    #: The inputs are integer ids into an embedding (tokens): no pixel-scale advice for them.
+    integer_inputs: bool = False
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ TORCH_ZIP = "torch-zip"  # torch.save archive; the adapter refines it after a sa
 TORCH_LEGACY = "torch-legacy"  # torch.save with _use_new_zipfile_serialization=False
 TORCHSCRIPT = "torchscript"
 SAFETENSORS = "safetensors"
+#: A Hugging Face `save_pretrained` / Trainer `checkpoint-N/` directory.
+HF_DIRECTORY = "hf-checkpoint-dir"
+HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 def sniff_checkpoint(path: Path) -> Sniffed:
@@ -79,13 +82,23 @@ def sniff_checkpoint(path: Path) -> Sniffed:
 
 
 def _sniff_directory(path: Path) -> Sniffed:
+    if (path / "config.json").is_file() and any((path / n).is_file() for n in HF_WEIGHT_FILES):
+        return Sniffed("torch", HF_DIRECTORY)
     if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
         raise UnknownFormatError(
             f"{path}: a TensorFlow SavedModel, which Keras 3 can only run for inference, not train;"
             " re-save the model from the code that built it with model.save('model.keras'), or"
             " wrap it with keras.layers.TFSMLayer inside a new model and save that"
         )
-    raise BadInputError(f"{path}: is a directory; expected a checkpoint file")
+    hint = ""
+    if (path / "model.safetensors.index.json").is_file():
+        hint = " (sharded Hugging Face weights are not read yet: save with a larger max_shard_size)"
+    elif (path / "config.json").is_file():
+        hint = " (a config.json without model.safetensors or pytorch_model.bin beside it)"
+    raise BadInputError(
+        f"{path}: is a directory; expected a checkpoint file or a Hugging Face checkpoint"
+        f" directory{hint}"
+    )
 
 
 def _sniff_zip(path: Path) -> Sniffed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,12 +14,14 @@ from plateau_cli.cli.options import (
     FactoryArg,
     ImageSizeOpt,
     ModelFactory,
+    OutputOpt,
     TargetOpt,
     TrustPickle,
     ValSplitOpt,
     load_options,
     parse_image_size,
 )
+from plateau_cli.errors import PlateauError
 
 
 @app.command()
@@ -31,6 +33,7 @@ def inspect(
     trust_pickle: TrustPickle = False,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
+    output: OutputOpt = None,
     device: DeviceOpt = "cpu",
     data: Annotated[
         str | None,
@@ -60,7 +63,9 @@ def inspect(
     from plateau_cli.outputs import sha256_of
 
     sniffed = sniff_checkpoint(model)
-    options = load_options(trust_pickle, model_factory, factory_arg, None, None, None, device)
+    options = load_options(
+        trust_pickle, model_factory, factory_arg, None, None, None, device, output
+    )
     spec = None
     if data is not None:
         from plateau_cli.data import parse_data_spec
@@ -69,7 +74,18 @@ def inspect(
     from plateau_cli.run.resume import check_load_options
 
     check_load_options(sniffed.framework, options)
-    handle = load_handle(model, options)
+    try:
+        handle = load_handle(model, options)
+    except PlateauError as exc:
+        description = _file_view(model, sniffed, options, exc, spec is not None)
+        if json_output:
+            print_json(describe_to_json(description, sha256_of(model)) | {"data": None})
+        else:
+            from plateau_cli.render.console import stderr_console
+            from plateau_cli.render.inspect import render_inspect
+
+            render_inspect(stderr_console(), description)
+        return
     probe = (
         probe_with_data(handle, spec, parse_image_size(image_size), batch_size)
         if spec is not None
@@ -86,3 +102,18 @@ def inspect(
         render_inspect(console, description)
         if probe is not None:
             render_probe(console, probe)
+
+
+def _file_view(model: Path, sniffed: Any, options: Any, exc: Exception, with_data: bool) -> Any:
+    """A torch file without its code (a state dict, safetensors, an optimizer.pt): what the
+    file says by itself. Anything else re-raises the load error."""
+    from plateau_cli.errors import UnknownFormatError
+
+    if sniffed.framework != "torch" or with_data or options.model_factory:
+        raise exc
+    from plateau_cli.adapters.torch.factory import FactoryNeededError
+    from plateau_cli.adapters.torch.file_view import describe_file
+
+    if not isinstance(exc, FactoryNeededError | UnknownFormatError):
+        raise exc
+    return describe_file(model, sniffed.format, options)

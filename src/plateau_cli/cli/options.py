@@ -26,6 +26,7 @@ def load_options(
     optimizer: str | None,
     lr: float | None,
     device: str,
+    output: str | None = None,
 ) -> Any:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.entry_points import parse_factory_args
@@ -38,6 +39,7 @@ def load_options(
         optimizer=optimizer,
         lr=lr,
         device=device,
+        output=output,
     )
 
 
@@ -80,6 +82,18 @@ OptimizerOpt = Annotated[
     str | None,
     typer.Option(
         help="Optimizer when the checkpoint has none (adam, sgd, ...), or to override its class.",
+        rich_help_panel=LOAD_PANEL,
+    ),
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        metavar="KEY|INDEX",
+        help=(
+            "PyTorch: where the predictions are in a model's dict, tuple or ModelOutput output"
+            " (default: logits, else the first element)."
+        ),
         rich_help_panel=LOAD_PANEL,
     ),
 ]

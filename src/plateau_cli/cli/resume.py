@@ -22,6 +22,7 @@ from plateau_cli.cli.options import (
     ModelFactory,
     OptimizerOpt,
     OutOpt,
+    OutputOpt,
     QuietOpt,
     TargetOpt,
     TrustPickle,
@@ -152,6 +153,7 @@ def resume(
     trust_pickle: TrustPickle = False,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
+    output: OutputOpt = None,
     loss: LossOpt = None,
     optimizer: OptimizerOpt = None,
     lr: Annotated[
@@ -271,7 +273,9 @@ def resume(
         patience=patience,
         seed=seed,
         out=out,
-        load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
+        load=load_options(
+            trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device, output
+        ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
     )

@@ -21,6 +21,7 @@ from plateau_cli.cli.options import (
     ModelFactory,
     OptimizerOpt,
     OutOpt,
+    OutputOpt,
     QuietOpt,
     TargetOpt,
     TrustPickle,
@@ -91,6 +92,7 @@ def trial(
     trust_pickle: TrustPickle = False,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
+    output: OutputOpt = None,
     loss: LossOpt = None,
     optimizer: OptimizerOpt = None,
     device: DeviceOpt = "auto",
@@ -124,7 +126,9 @@ def trial(
         patience=None,
         seed=seed,
         out=out,
-        load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, None, device),
+        load=load_options(
+            trust_pickle, model_factory, factory_arg, loss, optimizer, None, device, output
+        ),
         command_line=("plateau-cli", *sys.argv[1:]),
     )
     console = stderr_console()

@@ -64,7 +64,7 @@ def data_health(data: DataBundle, io: IOSpec | None) -> list[HealthWarning]:
     found = [
         _non_finite(train, val, partial),
         _scale_mismatch(train_stats, val_stats) if val_stats is not None else None,
-        _unnormalised(train_stats, data, partial),
+        None if io is not None and io.integer_inputs else _unnormalised(train_stats, data, partial),
         _imbalance(train.y, val.y, io, data.class_names) if val is not None else None,
         _duplicates(train.x, val.x) if val is not None else None,
     ]

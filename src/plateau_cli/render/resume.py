@@ -50,6 +50,13 @@ def render_summary(console: Console, report: ResumeReport) -> None:
             _fmt(report.final.get(name)),
         )
     console.print(table)
+    if any(not is_validation(name) for name in names):
+        console.print(
+            "[muted]training rows: the baseline is evaluated in eval mode; the epochs' values are"
+            " averaged while training (dropout active, weights moving), so compare them with"
+            " care; val_ rows are alike[/muted]",
+            soft_wrap=True,
+        )
     stopped = report.stopped_reason.value + (
         f" ({report.stopped_detail})" if report.stopped_detail else ""
     )

@@ -198,7 +198,7 @@ def test_inputs_of_the_wrong_shape_fail_before_training_quoting_both(tmp_path, d
         handle.check_data(bad)
     message = str(caught.value)
     assert "samples of shape (1, 6, 6)" in message
-    assert "expects (1, ?, ?)" in message
+    assert "first layer takes (1, ?, ?)" in message
     assert "64" in message
     assert "36" in message
 

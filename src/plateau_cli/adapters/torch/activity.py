@@ -12,11 +12,16 @@ from typing import Any
 import torch
 
 from plateau_cli.adapters.base import UnitActivity
+from plateau_cli.adapters.torch.outputs import ModelCall, batch_size_of
 
 _DEAD_CAN_HAPPEN = (torch.nn.ReLU, torch.nn.ReLU6)
 
 
-def unit_activity(model: torch.nn.Module, batches: Any) -> list[UnitActivity]:
+def unit_activity(
+    model: torch.nn.Module, batches: Any, call: ModelCall | None = None
+) -> list[UnitActivity]:
+    """`call` says how a batch's inputs reach the model (positional, keyword arguments)."""
+    call = call or ModelCall()
     modules = [(name, m) for name, m in model.named_modules() if isinstance(m, _DEAD_CAN_HAPPEN)]
     if not modules:
         return []
@@ -37,9 +42,9 @@ def unit_activity(model: torch.nn.Module, batches: Any) -> list[UnitActivity]:
     samples = 0
     try:
         with torch.no_grad():
-            for xb, _ in batches:
-                model(xb)
-                samples += int(xb.shape[0])
+            for xb, yb in batches:
+                call(model, xb)
+                samples += batch_size_of(yb)
     finally:
         for h in handles:
             h.remove()

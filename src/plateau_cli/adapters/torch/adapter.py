@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from plateau_cli.adapters import sniff
-from plateau_cli.adapters.base import Adapter, LoadOptions
+from plateau_cli.adapters.base import Adapter, LoadOptions, OptimizerState
 from plateau_cli.adapters.torch import layouts
 from plateau_cli.adapters.torch.device import resolve_device
 from plateau_cli.adapters.torch.factory import build_module, fit_weights
@@ -52,6 +52,10 @@ class TorchAdapter(Adapter):
             canonical_loss(options.loss)
         if options.optimizer:
             optimizer_class(options.optimizer)
+        if fmt == sniff.HF_DIRECTORY:
+            from plateau_cli.adapters.torch.hf import load_directory
+
+            return load_directory(path, options, device)
         loaded = _read(path, fmt, options)
         layout = (
             Layout(layouts.SAFETENSORS)
@@ -72,10 +76,13 @@ class TorchAdapter(Adapter):
                 f"the file holds {layout.optimizer_count} optimizers; the first is resumed and"
                 " the others are written back unchanged"
             )
+        if setup.state is OptimizerState.RESTORED:
+            template.loaded_rates = [float(g["lr"]) for g in setup.optimizer.param_groups]
         if layout.scheduler_keys:
             notes.append(
-                f"scheduler state ({', '.join(layout.scheduler_keys)}) is written back unchanged;"
-                " plateau-cli sets the learning rate itself"
+                f"scheduler state ({', '.join(layout.scheduler_keys)}) is kept; when a strategy"
+                " changes the rate it is rescaled to agree (base rates, last rates, plateau"
+                " counters), or dropped when its kind is unknown"
             )
         return TorchHandle(
             path,
@@ -90,6 +97,7 @@ class TorchAdapter(Adapter):
             frozen_by_checkpoint=setup.frozen,
             optimizer_inferred_from=setup.inferred_from,
             loss_option=options.loss,
+            output_option=options.output,
             model_factory=options.model_factory if prefix is not None else None,
             factory_args=dict(options.factory_args) if prefix is not None else {},
             trusted_pickle=trusted,

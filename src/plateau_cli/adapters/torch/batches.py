@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from plateau_cli.adapters.torch.losses import FLOAT, INDEX, LossChoice
+from plateau_cli.adapters.torch.outputs import split_batch, to_device
 from plateau_cli.errors import DataMismatchError
 
 #: Datasets up to this size live on the accelerator for the whole run.
@@ -93,7 +94,8 @@ class ArrayBatches:
 
 
 class LoaderBatches:
-    """A user's DataLoader (or any iterable of (inputs, targets)), moved to the device."""
+    """A user's DataLoader, moved to the device: (inputs, targets), (x, lengths, targets) or
+    dict batches (see `outputs.split_batch`)."""
 
     def __init__(
         self,
@@ -116,15 +118,11 @@ class LoaderBatches:
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         for item in (item for _ in range(self.copies) for item in self.loader):
-            if not isinstance(item, list | tuple) or len(item) != 2:
-                raise DataMismatchError(
-                    f"the {self.what} data yields {type(item).__name__} items; expected"
-                    " (inputs, targets) pairs"
-                )
-            target = _to(item[1], self.device)
+            inputs, target = split_batch(item, self.what)
+            target = _to(target, self.device)
             if self.targets is not None and isinstance(target, torch.Tensor):
                 target = self.targets(target)
-            yield _to(item[0], self.device), target
+            yield to_device(inputs, self.device), target
 
 
 @dataclass(frozen=True)

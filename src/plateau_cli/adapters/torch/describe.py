@@ -64,7 +64,12 @@ def model_notes(handle: TorchHandle) -> list[str]:
             f"a {handle.layout.format} file holds no optimizer state: the output will not"
             " carry it either, and a later resume starts a new optimizer"
         )
-    if handle.loss is None and handle.loss_option is None:
+    if handle.model_loss:
+        out.append(
+            "loss: the model's own (it returns one when given the labels), as its Trainer"
+            " computes it; accuracy from its logits"
+        )
+    elif handle.loss is None and handle.loss_option is None:
         out.append(
             "loss: chosen from the labels at resume (cross-entropy for integer labels,"
             " BCE-with-logits for a single output, MSE for float targets) unless --loss"

@@ -36,10 +36,14 @@ class WeightsFit:
     extra_keys: tuple[str, ...]
 
 
+class FactoryNeededError(UsageError):
+    """The file holds weights without code: `inspect` can still show what the file says."""
+
+
 def build_module(options: LoadOptions, path: Path, what: str) -> torch.nn.Module:
     """Call the factory; `what` says what the file holds, for the message when it is missing."""
     if not options.model_factory:
-        raise UsageError(
+        raise FactoryNeededError(
             f"{path}: {what} holds weights but not the code that builds the model; name a"
             f" function that returns the torch.nn.Module with {FACTORY_OPTION}, e.g."
             f" {FACTORY_OPTION} mypkg.nets:build or {FACTORY_OPTION} path/to/nets.py:build,"

@@ -10,7 +10,7 @@ device, images already NCHW for conv nets.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from plateau_cli.adapters.torch.losses import (
     resolve_loss,
 )
 from plateau_cli.adapters.torch.optimizer import scale_learning_rates
+from plateau_cli.adapters.torch.outputs import ModelCall, parse_output_option
 from plateau_cli.adapters.torch.saving import SaveTemplate, save_checkpoint
 from plateau_cli.adapters.torch.structure import Structure, read_structure
 from plateau_cli.adapters.torch.training import Objective, evaluate, set_train_mode, train_epoch
@@ -70,6 +71,7 @@ class TorchHandle(ModelHandle):
         frozen_by_checkpoint: tuple[str, ...] = (),
         optimizer_inferred_from: str | None = None,
         loss_option: str | None = None,
+        output_option: str | None = None,
         model_factory: str | None = None,
         factory_args: dict[str, Any] | None = None,
         trusted_pickle: bool = False,
@@ -87,6 +89,12 @@ class TorchHandle(ModelHandle):
         self.frozen_by_checkpoint = frozen_by_checkpoint
         self.optimizer_inferred_from = optimizer_inferred_from
         self.loss_option = canonical_loss(loss_option) if loss_option else None
+        #: --output: where the predictions are in a dict/tuple/ModelOutput output.
+        self.output_option = parse_output_option(output_option)
+        #: Per-sample input shape of the data the model ran on (the probe): the input shape.
+        self.data_input_shape: tuple[int, ...] | None = None
+        #: The model returns its own loss given the batch's labels (HF): trained on that.
+        self.model_loss = False
         self.model_factory = model_factory
         #: The --factory-arg values the module was built with (widen names the one to change).
         self.factory_args = dict(factory_args or {})
@@ -120,12 +128,15 @@ class TorchHandle(ModelHandle):
         else:
             task = named_loss(self.loss_option, structure).task if self.loss_option else None
         return IOSpec(
-            input_shape=structure.input_shape,
+            # Seen on real data once probed; before that the first layer's hint (an image
+            # reader needs the channel count), never taken as the judge of fit.
+            input_shape=self.data_input_shape or structure.input_shape,
             output_units=structure.output_units,
             output_activation=structure.output_activation,
             task=task,
             sparse_labels=self.loss is None or self.loss.target == INDEX,
             channels_last=structure.channels_last,
+            integer_inputs=structure.has_embedding,
         )
 
     def notes(self) -> list[str]:
@@ -133,11 +144,19 @@ class TorchHandle(ModelHandle):
 
     # -- data and training ------------------------------------------------------------------
     def check_data(self, data: DataBundle) -> None:
+        """The model runs on one real batch: that, not its first layer, says whether it fits."""
         self._ensure_loss(data)
         from plateau_cli.data import check_fit
 
-        check_fit(data, self.io_spec())
-        self._probe(data)
+        checked = data if data.is_arrays else probe.first_batch_bundle(data)
+        try:
+            self._probe(data)
+        except DataMismatchError:
+            # The layers' hint words the usual mistakes better (channel order, flat vs image).
+            hinted = replace(self.io_spec(), input_shape=self.structure.input_shape)
+            check_fit(checked, hinted)
+            raise
+        check_fit(checked, self.io_spec())
 
     def prepare(self, data: DataBundle, batch_size: int, seed: int) -> Prepared:
         if batch_size < 1:
@@ -197,7 +216,7 @@ class TorchHandle(ModelHandle):
     def unit_activity(self, prepared: Any) -> list[UnitActivity]:
         from plateau_cli.adapters.torch.activity import unit_activity
 
-        return unit_activity(self.model, batches.in_order(prepared.train))
+        return unit_activity(self.model, batches.in_order(prepared.train), self.model_call())
 
     def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
         objective = self._objective()
@@ -263,6 +282,8 @@ class TorchHandle(ModelHandle):
     def checkpoint_name(self) -> str:
         stem = _CHECKPOINT_STEMS.get(self.format, "model")
         suffix = self.path.suffix or _DEFAULT_SUFFIXES.get(self.format, ".pt")
+        if suffix == ".tar" and self.path.name.endswith((".pth.tar", ".pt.tar")):
+            suffix = "".join(self.path.suffixes[-2:])  # the ImageNet example's .pth.tar
         return stem + suffix
 
     def save(self, path: Path, *, epochs_done: int) -> None:
@@ -275,6 +296,7 @@ class TorchHandle(ModelHandle):
             self.optimizer,
             epochs_done=epochs_done,
             steps_done=steps,
+            factory_args=self.factory_args,
         )
 
     # -- internals ----------------------------------------------------------------------------
@@ -288,16 +310,23 @@ class TorchHandle(ModelHandle):
         if self.loss is None:
             raise UsageError("no data seen yet: call check_data or prepare before training")
         loss_fn = self.loss.build().to(self.device)
-        return Objective(loss_fn, self.loss.accuracy, self.loss.target)
+        return Objective(loss_fn, self.loss.accuracy, self.loss.target, self.model_call())
+
+    def model_call(self) -> ModelCall:
+        """How batches reach the model; --loss makes plateau-cli's loss win over the model's."""
+        return ModelCall.for_model(self.model, self.output_option, self.loss_option is None)
 
     def _input_layout(self, data: DataBundle | None = None) -> batches.InputLayout:
         """Arrays as the model takes them; images a reader laid out NHWC go NCHW for convs."""
         dtype = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), None)
         nhwc = data is not None and data.image_layout == "NHWC"
+        structure = self.structure
+        stored = data.source_dtype if data is not None and data.is_arrays else None
+        token_ids = structure.has_embedding and stored is not None and stored[:3] in {"int", "uin"}
         return batches.InputLayout(
             dtype=dtype or torch.float32,
-            to_channels_first=nhwc and not self.structure.channels_last,
-            integer_inputs=self.structure.integer_inputs,
+            to_channels_first=nhwc and not structure.channels_last,
+            integer_inputs=structure.integer_inputs or token_ids,
             output_tail=self.output_tail,
         )
 
@@ -305,6 +334,8 @@ class TorchHandle(ModelHandle):
         result = probe.forward_two(self, data, self._input_layout(data))
         self.output_tail = result.output_tail
         self.layer_shapes = result.layer_shapes
+        self.data_input_shape = result.input_shape
+        self.model_loss = result.model_loss
         self._shapes_probed = True
 
     def _probe_shapes(self) -> None:

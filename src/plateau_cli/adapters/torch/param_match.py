@@ -73,7 +73,13 @@ def match_parameters(named: Sequence[Named], saved: Mapping[str, Any]) -> Match 
     if len(trainable) == total < len(named) and _fits(shapes, trainable):
         return _split(trainable, sizes, "the parameters the factory leaves trainable")
     if len(named) == total and _fits(shapes, named):
-        return _split(list(named), sizes, None)
+        in_order = _split(list(named), sizes, None)
+        if not _breaks_no_decay_convention(in_order, saved["param_groups"]):
+            return in_order
+    if len(sizes) > 1 and total == len(named):
+        interleaved = _interleave_groups(named, shapes, saved["param_groups"])
+        if interleaved is not None:
+            return interleaved
     windows = [
         start
         for start in range(len(named) - total + 1)
@@ -138,6 +144,49 @@ def _place_groups(
         else:
             return None
     return Match(tuple(groups), "each param group placed by the shapes of its saved state")
+
+
+def _breaks_no_decay_convention(match: Match, groups: list[Any]) -> bool:
+    """A group without weight decay holding a weight matrix while another decays: the groups
+    were more likely split by kind (biases and norms apart) than taken in model order."""
+    decays = [float(group.get("weight_decay", 0.0) or 0.0) for group in groups]
+    if len(set(decays)) < 2:
+        return False
+    return any(
+        decay == 0.0 and any(p.dim() > 1 and "norm" not in n.lower() for n, p in members)
+        for decay, members in zip(decays, match.groups, strict=True)
+    )
+
+
+def _interleave_groups(
+    named: Sequence[Named], shapes: list[tuple[int, ...] | None], groups: list[Any]
+) -> Match | None:
+    """Groups that split the model's parameters between them, each in model order: the
+    Hugging Face / timm convention (weights decayed; biases and norms in a group without weight
+    decay). Each parameter goes to the group whose next saved shape it has; where several fit,
+    a vector (bias, norm) goes to the group without weight decay, a matrix to the other."""
+    sizes = [len(group["params"]) for group in groups]
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    taken = [0] * len(sizes)
+    placed: list[list[Named]] = [[] for _ in sizes]
+    no_decay = [float(group.get("weight_decay", 0.0) or 0.0) == 0.0 for group in groups]
+    for item in named:
+        shape = tuple(item[1].shape)
+        fits = [
+            g
+            for g in range(len(sizes))
+            if taken[g] < sizes[g] and shapes[starts[g] + taken[g]] in (None, shape)
+        ]
+        if not fits:
+            return None
+        vector = len(shape) <= 1 or "norm" in item[0].lower()
+        preferred = [g for g in fits if no_decay[g] == vector]
+        chosen = (preferred or fits)[0]
+        placed[chosen].append(item)
+        taken[chosen] += 1
+    if taken != sizes:
+        return None
+    return Match(tuple(tuple(group) for group in placed), None)
 
 
 def _latest_subsequence(

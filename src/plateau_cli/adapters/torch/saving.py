@@ -27,6 +27,7 @@ import torch
 from plateau_cli.adapters.torch import layouts
 from plateau_cli.adapters.torch.layouts import Layout, as_int
 from plateau_cli.adapters.torch.loading import quiet_jit_deprecation
+from plateau_cli.adapters.torch.schedulers import factors, rescale, rescale_groups
 from plateau_cli.atomic import atomic_path
 
 ADDED_OPTIMIZER_KEY = "optimizer_state_dict"
@@ -54,6 +55,11 @@ class SaveTemplate:
     #: A trusted pickle held objects, not state dicts, under these entries.
     model_was_object: bool = False
     optimizer_was_object: bool = False
+    #: Each param group's rate as restored: a scheduler saved beside the optimizer is rescaled
+    #: by how far the rates moved from these (None: the optimizer was not restored).
+    loaded_rates: list[float] | None = None
+    #: What became of the scheduler state at the last save, for the report.
+    scheduler_notes: list[str] = field(default_factory=list)
 
     @property
     def persists_optimizer(self) -> bool:
@@ -98,8 +104,10 @@ def save_checkpoint(
     *,
     epochs_done: int,
     steps_done: int,
+    factory_args: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write atomically at `path` in the template's layout."""
+    """Write atomically at `path` in the template's layout; `factory_args` (as widen rebuilt
+    them) update Lightning's `hyper_parameters`, so `load_from_checkpoint` builds the new width."""
     fmt = template.layout.format
     if fmt == layouts.TORCHSCRIPT:
         with atomic_path(path) as tmp, quiet_jit_deprecation(), _on_cpu(model):
@@ -117,6 +125,8 @@ def save_checkpoint(
         obj: Any = weights
     else:
         obj = _top_level(template, template.top, weights, model, optimizer, epochs_done, steps_done)
+        if fmt == layouts.LIGHTNING and factory_args and "hyper_parameters" in obj:
+            obj["hyper_parameters"] = _updated_hparams(obj.get("hyper_parameters"), factory_args)
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -162,6 +172,7 @@ def _top_level(
         out["optimizer_states"] = [state]
     else:
         out[template.optimizer_key] = state
+    _agree_schedulers(template, out, state, optimizer)
     for key in layout.epoch_keys:
         out[key] = _advance(out[key], epochs_done)
     for key in layout.step_keys:
@@ -169,6 +180,40 @@ def _top_level(
     if layout.format == layouts.LIGHTNING:
         out["loops"] = _advance_lightning_loops(out.get("loops"), epochs_done, steps_done)
     return out
+
+
+def _agree_schedulers(
+    template: SaveTemplate, out: dict[str, Any], state: Any, optimizer: torch.optim.Optimizer
+) -> None:
+    """Scheduler entries (and the groups' initial_lr/max_lr) scaled like the rates were."""
+    rates = [float(group["lr"]) for group in optimizer.param_groups]
+    scale = factors(template.loaded_rates or [], rates) if template.loaded_rates else None
+    template.scheduler_notes = []
+    if scale is None:
+        return
+    if isinstance(state, dict):
+        rescale_groups(state, scale)
+    for key in template.layout.scheduler_keys:
+        if key not in out:
+            continue
+        result = rescale(out[key], scale, rates)
+        if result.state is None:
+            del out[key]
+        else:
+            out[key] = result.state
+        if result.note:
+            template.scheduler_notes.append(f"{key}: {result.note}")
+
+
+def _updated_hparams(hparams: Any, factory_args: Mapping[str, Any]) -> Any:
+    """The recorded constructor arguments with the ones widen changed (only those recorded)."""
+    if not isinstance(hparams, Mapping):
+        return hparams
+    updated = copy.copy(hparams)  # keeps Lightning's AttributeDict type
+    for key, value in factory_args.items():
+        if key in updated and updated[key] != value:
+            updated[key] = value
+    return updated
 
 
 def _advance(value: Any, by: int) -> Any:
@@ -201,7 +246,22 @@ def _advance_lightning_loops(loops: Any, epochs_done: int, steps_done: int) -> A
         inner = fit.get("epoch_loop.state_dict")
         if isinstance(inner, dict) and isinstance(inner.get("_batches_that_stepped"), int):
             inner["_batches_that_stepped"] += steps_done
+        # Lightning's global_step is the optimizer's completed steps: they advance together.
+        _advance_totals(fit.get("epoch_loop.batch_progress"), steps_done)
+        optim = fit.get("epoch_loop.automatic_optimization.optim_progress")
+        if isinstance(optim, dict) and isinstance(optim.get("optimizer"), dict):
+            for part in ("step", "zero_grad"):
+                _advance_totals(optim["optimizer"].get(part), steps_done)
     return loops
+
+
+def _advance_totals(progress: Any, by: int) -> None:
+    """A Lightning progress record's `total` counters (ready, started, completed...) + by."""
+    if isinstance(progress, dict) and isinstance(progress.get("total"), dict):
+        totals = progress["total"]
+        for name, count in totals.items():
+            if isinstance(count, int):
+                totals[name] = count + by
 
 
 def _save_safetensors(path: Path, weights: Mapping[str, Any], metadata: dict[str, str]) -> None:

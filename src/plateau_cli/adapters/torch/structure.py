@@ -17,6 +17,18 @@ _CONV_DIMS = {"Conv1d": 1, "Conv2d": 2, "Conv3d": 3}
 _NORMS_FIRST = {"BatchNorm1d", "LayerNorm"}
 _SHAPE_CHANGERS = {"Flatten", "Unflatten"}
 _ACTIVATIONS = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid"}
+_EMBEDDINGS = {"Embedding", "EmbeddingBag"}
+#: Layers whose weights are not called `weight`, or that take the input before any Linear
+#: does: with one of them the first Linear is no guide to the model's input.
+_SEQUENCE_LAYERS = {
+    "LSTM",
+    "GRU",
+    "RNN",
+    "MultiheadAttention",
+    "TransformerEncoder",
+    "TransformerDecoder",
+    "Transformer",
+}
 BATCH_NORMS = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})
 
 
@@ -31,6 +43,8 @@ class Structure:
     #: The first layer is an Embedding: inputs are integer token ids.
     integer_inputs: bool
     has_batch_norm: bool
+    #: An Embedding anywhere: integer inputs are token ids, kept as integers.
+    has_embedding: bool = False
 
 
 def kind(module: torch.nn.Module) -> str:
@@ -51,6 +65,7 @@ def read_structure(model: torch.nn.Module) -> Structure:
         output_activation=_ACTIVATIONS.get(kind(leaves[-1]), "linear") if leaves else "linear",
         integer_inputs=bool(owners) and kind(owners[0]) == "Embedding",
         has_batch_norm=any(kind(m) in BATCH_NORMS for m in modules),
+        has_embedding=any(kind(m) in _EMBEDDINGS for m in modules),
     )
 
 
@@ -62,7 +77,7 @@ def _weight(module: torch.nn.Module) -> torch.Tensor | None:
 def _input_shape(
     modules: list[torch.nn.Module], owners: list[torch.nn.Module]
 ) -> tuple[int | None, ...] | None:
-    if not owners:
+    if not owners or any(kind(m) in _SEQUENCE_LAYERS for m in modules):
         return None
     first = owners[0]
     before = modules[: next(i for i, m in enumerate(modules) if m is first)]

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from plateau_cli.adapters.base import EpochControl
 from plateau_cli.adapters.torch.losses import ARGMAX, LOGIT, PROBABILITIES
+from plateau_cli.adapters.torch.outputs import ModelCall
 from plateau_cli.errors import DataMismatchError, ResourceError
 
 
@@ -31,6 +32,15 @@ class Objective:
     loss_fn: torch.nn.Module
     accuracy: str | None
     target: str
+    #: How the model is called on a batch and its predictions and own loss read (outputs.py).
+    call: ModelCall = field(default_factory=ModelCall)
+
+    def run(self, model: torch.nn.Module, inputs: Any, target: Any) -> tuple[Any, torch.Tensor]:
+        """The batch's loss (the model's own when it returns one) and its predictions."""
+        output = self.call(model, inputs)
+        predictions = self.call.predictions(output)
+        own = self.call.own_loss(output)
+        return (own if own is not None else self.loss_fn(predictions, target)), predictions
 
     def prediction(self, output: torch.Tensor) -> torch.Tensor:
         """The least that must be kept of a batch's output to count its hits later."""
@@ -147,9 +157,9 @@ def evaluate(model: torch.nn.Module, batches: Iterable[Any], objective: Objectiv
     try:
         with torch.no_grad(), _out_of_memory_guard(batches):
             for xb, yb in batches:
-                output = model(xb)
+                loss, output = objective.run(model, xb, yb)
                 size = int(yb.shape[0])
-                loss = objective.loss_fn(output, yb).double() * size
+                loss = loss.double() * size
                 total = loss if total is None else total + loss
                 if objective.accuracy is not None:
                     hits = objective.correct(output, yb)
@@ -178,13 +188,11 @@ def train_epoch(
 ) -> tuple[RunningLogs, bool]:
     """One pass over the training batches; returns the running logs and whether to stop."""
     logs = RunningLogs(objective)
-    loss_fn = objective.loss_fn
     with _out_of_memory_guard(batches):
         for batch, pair in enumerate(batches, start=1):
             xb, yb = transform(*pair) if transform is not None else pair
             optimizer.zero_grad(set_to_none=True)
-            output = model(xb)
-            loss = loss_fn(output, yb)
+            loss, output = objective.run(model, xb, yb)
             loss.backward()
             optimizer.step()
             logs.add(loss.detach(), output.detach(), yb)

@@ -87,7 +87,10 @@ class LrDecay(Strategy):
             if state is OptimizerState.RESTORED
             else "a new optimizer: the checkpoint held no usable optimizer state"
         )
-        changes = [f"learning rate {old:g} -> {new:g} ({how})" if old else f"learning rate {new:g}"]
+        if old and abs(new - old) > 1e-12 * max(abs(old), abs(new)):
+            changes = [f"learning rate {old:g} -> {new:g} ({how})"]
+        else:  # --lr equal to the rate already in place: nothing to show as a change
+            changes = [f"learning rate {new:g} ({how})" if old else f"learning rate {new:g}"]
         if note:
             changes.append(note)
         if self.options.schedule is not ScheduleName.CONSTANT:

@@ -69,6 +69,8 @@ def apply(
         after = plan.max_abs_change(original, _outputs(model, inputs))
     remap = torch_state.remap_optimizer(handle, old_modules, new_modules, chain, units, options)
     rebuilt = rebuilt_factory_args(handle, chain, new_width)
+    if rebuilt is not None:
+        handle.factory_args = dict(rebuilt)  # what builds the module now (Lightning hparams)
     widened = Widened(
         chain=chain,
         chosen_by=chosen_by,
@@ -192,6 +194,12 @@ def _validation_inputs(
     prepared = handle.prepare(data, context.batch_size, context.seed)
     seen = 0
     for x, _ in prepared.val:
+        if not isinstance(x, torch.Tensor):
+            raise StrategyNotApplicableError(
+                f"widen traces a forward that takes one input tensor; {type(handle.model).__name__}"
+                f" takes a {type(x).__name__} of inputs (lengths, masks or keyword arguments):"
+                " widen its layer in your code instead"
+            )
         yield x
         seen += len(x)
         if seen >= plan.MAX_SAMPLES:

@@ -116,7 +116,7 @@ def _ops(traced: torch.fx.GraphModule, model: nn.Module) -> list[Op]:
                 users=tuple(names[u] for u in users if u.op != "output"),
                 width=width,
                 calls=calls[node.target] if module is not None else 1,
-                is_output=any(u.op == "output" for u in users),
+                is_output=_feeds_output(node, model),
                 block=block,
                 frozen=module is not None and any(not p.requires_grad for p in module.parameters()),
                 problem=problem,
@@ -124,6 +124,27 @@ def _ops(traced: torch.fx.GraphModule, model: nn.Module) -> list[Op]:
             )
         )
     return ops
+
+
+def _feeds_output(node: torch.fx.Node, model: nn.Module) -> bool:
+    """The node reaches the model's output through no other layer with weights: a Linear
+    followed by log_softmax (pytorch/examples' mnist Net) is the output layer all the same."""
+    stack, seen = list(node.users), set()
+    while stack:
+        user = stack.pop()
+        if user in seen:
+            continue
+        seen.add(user)
+        if user.op == "output":
+            return True
+        if user.op == "call_module" and any(
+            True for _ in model.get_submodule(str(user.target)).parameters()
+        ):
+            continue
+        if user.op == "get_attr":
+            continue
+        stack.extend(user.users)
+    return False
 
 
 def _classify(

@@ -1,0 +1,89 @@
+"""LSTM, GRU and TransformerEncoder classifiers fed by the user's DataLoader of padded sequences
+(`(ids, lengths, labels)` from a collate_fn), and a model whose forward returns a dict: each is
+trained by the user's own loop, saved as a checkpoint dict, resumed through the CLI, and the
+written weights are evaluated by the user's own code. Token ids stay integers throughout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.compat.torch import seq_models  # noqa: E402
+from tests.compat.torch.cli import SEQ_MODELS, resume  # noqa: E402
+
+pytestmark = [pytest.mark.torch, pytest.mark.slow]
+
+CASES = ["make_lstm", "make_gru", "make_transformer", "make_dict_output"]
+
+
+def _saved(tmp_path: Path, factory: str) -> tuple[Path, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = getattr(seq_models, factory)()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    seq_models.train(model, optimizer, epochs=2)
+    path = tmp_path / "checkpoint.pt"
+    torch.save(
+        {
+            "epoch": 2,
+            "model_state_dict": model.state_dict(),
+            "optimizer_state_dict": optimizer.state_dict(),
+        },
+        path,
+    )
+    return path, optimizer
+
+
+@pytest.mark.parametrize("factory", CASES)
+@pytest.mark.parametrize("strategy", ["lr-decay", "auto"])
+def test_sequence_classifier_resumes_from_padded_batches(tmp_path, factory, strategy):
+    path, _ = _saved(tmp_path, factory)
+
+    report = resume(
+        path,
+        tmp_path / "out",
+        "--model-factory",
+        f"{SEQ_MODELS}:{factory}",
+        "--data",
+        f"{SEQ_MODELS}:loaders",
+        "--epochs",
+        "2",
+        strategy=strategy,
+    )
+
+    assert report["optimizer"]["loaded_state"] == "restored"
+    written = torch.load(report["output"]["path"], weights_only=True)
+    model = getattr(seq_models, factory)()
+    if report["strategy"]["name"] != "widen":
+        model.load_state_dict(written["model_state_dict"])
+        val_loss, val_accuracy = seq_models.evaluate(model)
+        assert report["output_metrics"]["val_loss"] == pytest.approx(val_loss, rel=1e-5)
+        assert report["output_metrics"]["val_accuracy"] == pytest.approx(val_accuracy)
+    # The user's own optimizer construction takes the written state.
+    user_optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    user_optimizer.load_state_dict(written["optimizer_state_dict"])
+
+
+def test_a_model_that_does_not_run_on_the_batch_is_refused_in_one_line(tmp_path):
+    path, _ = _saved(tmp_path, "make_lstm")
+    from tests.e2e.runner import run_cli
+
+    result = run_cli(
+        [
+            "resume",
+            str(path),
+            "--strategy",
+            "lr-decay",
+            "--model-factory",
+            f"{SEQ_MODELS}:make_transformer",
+            "--data",
+            f"{SEQ_MODELS}:loaders",
+            "--device",
+            "cpu",
+        ]
+    )
+
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
