@@ -21,7 +21,13 @@ import numpy as np
 
 from plateau_cli.diagnose.base import Finding, FindingKind, Severity
 from plateau_cli.diagnose.context import TRAIN_LOSS, VAL_LOSS, Context, Curve
-from plateau_cli.diagnose.series import noise_sigma, rolling_median, tail_level, trend
+from plateau_cli.diagnose.series import (
+    best_position,
+    noise_sigma,
+    rolling_median,
+    tail_level,
+    trend,
+)
 from plateau_cli.monitor import Mode, Monitor
 from plateau_cli.names import base_name, is_validation
 
@@ -56,7 +62,7 @@ def detect(ctx: Context) -> Finding | None:
     monitor = Monitor.for_metric(pair[1], min_delta=ctx.options.min_delta)
     sign = 1.0 if monitor.mode is Mode.MIN else -1.0  # +1: larger is worse
     smoothed = rolling_median(val)
-    best_s = monitor.best_index(smoothed.tolist())
+    best_s = best_position(smoothed, monitor.mode is Mode.MAX)
     if best_s is None or epochs.shape[0] - 1 - best_s < MIN_EPOCHS_AFTER:
         return None
     after = slice(best_s, None)
@@ -78,7 +84,7 @@ def detect(ctx: Context) -> Finding | None:
     improving = train_sign * train_trend.slope < 0 and train_trend.significant()
     if not (worsening and improving):
         return None
-    best_raw = monitor.best_index(val.tolist())
+    best_raw = best_position(val, monitor.mode is Mode.MAX)
     if best_raw is None:
         return None
     best_epoch = int(epochs[best_raw])
