@@ -146,11 +146,14 @@ def write_step_csv(path: Path, rows: int) -> None:
         np.savetxt(handle, table, fmt=["%d", "%.6f", "%.6f"], delimiter=",")
 
 
-#: Runs the CLI as a user does and reports its peak memory on stderr's last line.
+#: Runs the CLI as a user does and reports its peak memory (VmHWM, Linux) on stderr's last line.
 _CHILD = (
-    "import atexit, resource, runpy, sys\n"
-    "atexit.register(lambda: sys.stderr.write("
-    "'\\nMAXRSS_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "import atexit, runpy, sys\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('\\nMAXRSS_KB ' + line.split()[1] + '\\n')\n"
+    "atexit.register(_peak)\n"
     "sys.argv = ['plateau-cli', 'diagnose', sys.argv[1]]\n"
     "runpy.run_module('plateau_cli', run_name='__main__', alter_sys=True)\n"
 )

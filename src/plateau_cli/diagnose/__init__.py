@@ -19,6 +19,7 @@ import numpy as np
 from plateau_cli.diagnose.base import (
     Action,
     ActionId,
+    Confidence,
     DiagnoseOptions,
     DiagnoseResult,
     Diagnosis,
@@ -28,11 +29,12 @@ from plateau_cli.diagnose.base import (
     Severity,
     StrategyName,
 )
+from plateau_cli.diagnose.confidence import assess
 from plateau_cli.diagnose.context import build_context, choose_monitor
 from plateau_cli.diagnose.json_output import to_json
 from plateau_cli.diagnose.next_command import next_command
 from plateau_cli.diagnose.recommend import recommend
-from plateau_cli.diagnose.verdict import find_all
+from plateau_cli.diagnose.verdict import explained, find_all
 from plateau_cli.history import RunHistory
 
 
@@ -45,12 +47,16 @@ def diagnose(history: RunHistory, options: DiagnoseOptions | None = None) -> Dia
     with np.errstate(all="ignore"):
         context = build_context(history, options, monitor)
         findings, stall = find_all(context)
+        confidence, why = assess(context, findings)
     return Diagnosis(
         history=history,
         monitor=monitor,
         verdict=findings[0].kind,
         findings=tuple(findings),
         recommendation=recommend(findings, stall),
+        explains=explained(findings),
+        confidence=confidence,
+        confidence_reason=why,
     )
 
 
@@ -79,6 +85,7 @@ def diagnose_log(
 __all__ = [
     "Action",
     "ActionId",
+    "Confidence",
     "DiagnoseOptions",
     "DiagnoseResult",
     "Diagnosis",

@@ -57,6 +57,12 @@ NORMALIZE = Action(
     "Normalise the inputs (zero mean and unit variance per feature, pixels scaled to [0, 1]):"
     " unscaled inputs can stall or blow up training from the first epoch.",
 )
+INSPECT = Action(
+    ActionId.INSPECT,
+    "A log cannot show dead units, a frozen base or a bottleneck: `plateau-cli inspect MODEL"
+    " --data DATA` counts them, and `plateau-cli resume MODEL --strategy auto` decides from"
+    " the checkpoint.",
+)
 REGULARIZE = Action(ActionId.REGULARIZE, "Regularise: dropout, weight decay or more training data.")
 CHECK_FROZEN = Action(
     ActionId.CHECK_FROZEN,
@@ -94,7 +100,7 @@ def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
         for action in plan.actions:
             if action.id is ActionId.STOP and main.strategy is not S.NONE:
                 continue
-            if action.id is ActionId.RAISE_LR and main.strategy is S.LR_DECAY:
+            if action.id is ActionId.RAISE_LR and main.strategy in (S.LR_DECAY, S.NONE):
                 continue
             if all(a.id is not action.id for a in actions):
                 actions.append(action)
@@ -112,6 +118,15 @@ def _restore(epoch: object, metric: object, value: object) -> Action:
 def _plan(finding: Finding, stall: Stall) -> _Plan:
     kind, ev = finding.kind, finding.evidence
     if kind is FindingKind.DIVERGENCE:
+        if ev.get("explosion_then_collapse"):
+            return _Plan(
+                S.NONE,
+                f"{finding.metric} exploded at epoch {ev.get('epoch')} and the model has sat at"
+                " chance since: the blow-up killed its units, so no resume strategy (and no"
+                " higher rate) brings it back; restart with a lower rate.",
+                (),
+                (_restart("a learning rate 10 times lower (and inputs at unit scale)"), INSPECT),
+            )
         actions: list[Action] = []
         if ev.get("restore_epoch") is not None:
             actions.append(_restore(ev["restore_epoch"], stall.metric, ev.get("restore_value")))
@@ -124,8 +139,34 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
             (),
             tuple(actions),
         )
+    if kind is FindingKind.IMPROPER_LOSS:
+        return _Plan(
+            S.NONE,
+            f"{finding.metric} falls below 0 without bound: the loss does not fit the targets"
+            " (labels outside what it expects, or a sign error), so every epoch only makes the"
+            " model worse at the real task. Fix the loss or the labels and restart.",
+            (),
+            (
+                Action(
+                    ActionId.CHECK_DATA,
+                    "Check that the loss matches the targets: binary cross-entropy needs labels"
+                    " in [0, 1], categorical cross-entropy class indices or one-hot rows, and no"
+                    " loss may be negated.",
+                ),
+                _restart("the loss matched to the targets"),
+            ),
+        )
+    if kind is FindingKind.UNNORMALIZED_INPUTS:
+        return _Plan(
+            S.NORMALIZE,
+            f"The first {finding.metric} ({_num(ev.get('first_value'))}) is far above what an"
+            " untrained classifier scores: the inputs are far from unit scale, which stalls or"
+            " destabilises training. Normalise them.",
+            (S.LR_DECAY,),
+            (NORMALIZE,),
+        )
     if kind is FindingKind.NO_LEARNING:
-        actions = [CHECK_DATA, CHECK_FROZEN if ev.get("constant") else NORMALIZE]
+        actions = [CHECK_DATA, CHECK_FROZEN if ev.get("constant") else NORMALIZE, INSPECT]
         if ev.get("improving_significantly"):
             actions.append(_raise_lr(ev.get("slope_per_epoch")))
         return _Plan(
@@ -150,19 +191,25 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
             f" {ev.get('frozen_value')} is the share of the one class the model predicts.",
         )
         return _Plan(
-            S.NONE,
-            "The model predicts one class for everything; no resume strategy changes that until"
-            " the class balance or the labels do.",
+            S.REBALANCE,
+            "The model predicts one class for everything: resume with the classes rebalanced"
+            " (class weights), or fix the labels if the balance is not the cause.",
             (),
             (rebalance, CHECK_DATA),
         )
     if kind is FindingKind.OVERFITTING:
+        since = (
+            f"Validation loss ends at {_num(ev.get('ratio'))}x the training loss"
+            if ev.get("route")
+            else f"Validation has worsened since epoch {ev.get('best_epoch')} while training"
+            " kept improving"
+        )
         return _Plan(
-            S.AUGMENT,
-            f"Validation has worsened since epoch {ev.get('best_epoch')} while training kept"
-            " improving: augmentation strong enough to lift the training loss off zero brings"
-            " back a training signal; resume from the best epoch.",
-            (S.LR_DECAY,),
+            S.REGULARIZE,
+            f"{since}: resume from the best epoch with regularisation (weight decay, dropout);"
+            " on images, augmentation strong enough to lift the training loss off zero is the"
+            " alternative.",
+            (S.AUGMENT, S.LR_DECAY),
             (_restore(ev.get("best_epoch"), finding.metric, ev.get("best_value")), REGULARIZE),
         )
     if kind is FindingKind.OSCILLATION:
@@ -213,9 +260,9 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
     if kind is FindingKind.SLOW_CONVERGENCE:
         return _Plan(
-            S.NONE,
-            "Gains are steady but tiny: the learning rate looks too low. No resume strategy"
-            " raises it (lr-decay lowers it), so continue training with a larger one.",
+            S.LR_FIND,
+            "Gains are steady but tiny: the learning rate looks too low. A learning-rate range"
+            " test from the checkpoint finds a larger one that still trains stably.",
             (),
             (_raise_lr(ev.get("slope_second_half")),),
         )
@@ -228,6 +275,13 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
         return _Plan(S.NONE, "The model has converged: low training loss, small gap.", (), (stop,))
     return _Plan(S.NONE, "Still improving: let it train; nothing to change yet.")
+
+
+def _restart(change: str) -> Action:
+    return Action(
+        ActionId.RESTART,
+        f"Restart from scratch with {change}: resuming this checkpoint keeps what broke it.",
+    )
 
 
 def _raise_lr(slope: object) -> Action:
