@@ -6,7 +6,7 @@ accuracy. Read alone, the flat end looks like no-learning, whose advice (raise t
 opposite of the cure. Rule, on the training loss (else validation loss): its peak within the
 first EARLY epochs is at least PEAK_FACTOR x the level of its last TAIL epochs, and after the
 peak the loss stays flat (relative spread below FLAT) at a level within CHANCE_BAND of ln C
-when C is known, or with an accuracy frozen (spread below ACC_FLAT) when it is not.
+when C is known, or with an accuracy frozen (spread below ACC_FLAT) below LOW_ACCURACY.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ PEAK_FACTOR = 10.0
 FLAT = 0.1
 CHANCE_BAND = 0.25
 ACC_FLAT = 0.03
+#: A frozen accuracy counts as collapsed only below this (a model frozen at 99 % learned).
+LOW_ACCURACY = 0.5
 
 
 def detect(ctx: Context) -> Finding | None:
@@ -44,7 +46,12 @@ def detect(ctx: Context) -> Finding | None:
         chance = ctx.classes.chance_loss
         at_chance = chance is not None and abs(level - chance) <= CHANCE_BAND * chance
         acc = ctx.curve(ctx.accuracy) if ctx.accuracy else None
-        acc_frozen = acc is not None and len(acc) >= TAIL and np.ptp(acc.values[-TAIL:]) < ACC_FLAT
+        acc_frozen = (
+            acc is not None
+            and len(acc) >= TAIL
+            and float(np.ptp(acc.values[-TAIL:])) < ACC_FLAT
+            and float(np.median(acc.values[-TAIL:])) < LOW_ACCURACY
+        )
         if not (at_chance or acc_frozen):
             continue
         return Finding(

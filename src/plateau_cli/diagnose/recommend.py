@@ -60,8 +60,8 @@ NORMALIZE = Action(
 INSPECT = Action(
     ActionId.INSPECT,
     "A log cannot show dead units, a frozen base or a bottleneck: `plateau-cli inspect MODEL"
-    " --data DATA` counts them, and `plateau-cli resume MODEL --strategy auto` decides from"
-    " the checkpoint.",
+    " --data DATA` counts them, or let `resume MODEL --strategy auto` decide from the"
+    " checkpoint.",
 )
 REGULARIZE = Action(ActionId.REGULARIZE, "Regularise: dropout, weight decay or more training data.")
 CHECK_FROZEN = Action(

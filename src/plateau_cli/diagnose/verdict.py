@@ -118,7 +118,7 @@ def find_all(ctx: Context) -> tuple[list[Finding], Stall]:
             no_learning.detect(ctx),
             chance_level.detect(ctx),
             majority_class.detect(ctx),
-            overfitting.detect(ctx) or gap.detect(ctx),
+            overfitting.detect(ctx),
             oscillation.detect(ctx),
         )
         if f is not None
@@ -133,9 +133,11 @@ def find_all(ctx: Context) -> tuple[list[Finding], Stall]:
             if slow is not None:
                 found.append(slow)
     if not any(f.actionable for f in found):
-        flat = flat_accuracy.detect(ctx)
-        if flat is not None:
-            found.append(flat)
+        # A run the stall rules call fine can still be far from it: a validation loss many
+        # times the training loss, or accuracies flat far below a good fit.
+        late = gap.detect(ctx) or flat_accuracy.detect(ctx)
+        if late is not None:
+            found.append(late)
     if not found:
         found.append(_healthy(ctx, stall))
     found.sort(key=lambda f: PRIORITY.index(f.kind))

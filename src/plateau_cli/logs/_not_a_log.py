@@ -11,7 +11,7 @@ from pathlib import Path
 
 from plateau_cli.errors import BadInputError
 
-_CHECKPOINT_SUFFIXES = {".keras", ".h5", ".hdf5", ".pt", ".pth", ".ckpt", ".safetensors", ".bin"}
+_CHECKPOINT_SUFFIXES = {".keras", ".h5", ".hdf5", ".pt", ".pth", ".ckpt", ".safetensors"}
 _PROSE_SUFFIXES = {".md", ".markdown", ".rst", ".adoc"}
 
 

@@ -91,8 +91,8 @@ def parse_line(line: str) -> tuple[int, int | None, dict[str, float]] | None:
             continue
         value = to_float(token)
         if value is not None:
-            name = name.strip()
-            values[_TRANSLATED.get(name.lower(), name)] = value
+            label = name.strip()
+            values[_TRANSLATED.get(label.lower(), label)] = value
     if not values:
         return None
     return int(epoch.group(1)), int(step.group(1)) if step else None, values
