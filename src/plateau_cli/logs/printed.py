@@ -48,7 +48,19 @@ _TRANSLATED = {
     "exactitud": "accuracy",
     "perdita": "loss",
     "accuratezza": "accuracy",
+    # CamelCase run together (`TrainLoss=1.87 ValAcc=60.9%`): no separator to split on.
+    "trainloss": "loss",
+    "trainacc": "accuracy",
+    "trainaccuracy": "accuracy",
+    "valloss": "val_loss",
+    "valacc": "val_accuracy",
+    "valaccuracy": "val_accuracy",
 }
+#: Lines about checkpoints repeat an earlier epoch's numbers (`Loaded best model (epoch=20,
+#: val_loss=1.05)`) long after it: they report, they do not train, so they are skipped.
+_CHECKPOINT_LINE = re.compile(
+    r"\b(?:checkpoint|saved|saving|loaded|loading|best model|restor(?:e|ed|ing))\b", re.I
+)
 _STEP = re.compile(
     r"\b(?:step|batch|iter|iteration)\b\s*[:#=]?\s*\[?\s*(\d{1,12})(?![\d.])(?:\s*/\s*\d+)?\s*\]?",
     re.I,
@@ -76,6 +88,8 @@ def parse_line(line: str) -> tuple[int, int | None, dict[str, float]] | None:
     if len(line) > MAX_LINE:
         return None
     line = strip_ansi(line).replace("'", "").replace('"', "")
+    if _CHECKPOINT_LINE.search(line):
+        return None
     epoch = _EPOCH.search(line)
     if epoch is None:
         return None
