@@ -104,6 +104,8 @@ class DiagnoseOptions:
     min_delta: float = 0.0
     #: Number of classes when known (from the model or the user); inferred from the log if None.
     num_classes: int | None = None
+    #: Where `num_classes` came from, shown in evidence ("--num-classes", "the labels in --data").
+    num_classes_source: str = "--num-classes"
 
 
 class Confidence(str, Enum):

@@ -28,11 +28,14 @@ def assess(ctx: Context, findings: list[Finding]) -> tuple[Confidence, str]:
         )
     if len(metrics) == 1:
         return Confidence.LOW, f"the log holds one metric only ({metrics[0]})"
-    if verdict in _CLASS_BOUND and ctx.classes.source.endswith("(assumed)"):
-        return Confidence.MEDIUM, (
-            f"the class count ({ctx.classes.count}) is assumed from the accuracy alone;"
-            " --num-classes or --model/--data would confirm it"
-        )
+    if verdict in _CLASS_BOUND and not ctx.classes.given:
+        count = ctx.classes.count
+        guessed = f"assumed to be {count}" if count is not None else "unknown"
+        if count is None or ctx.classes.source.endswith("(assumed)"):
+            return Confidence.MEDIUM, (
+                f"the class count is {guessed}, so chance levels are uncertain;"
+                " --num-classes or --data would settle it"
+            )
     if not history.validation_metrics():
         return Confidence.MEDIUM, "no validation metrics: overfitting cannot be seen"
     return Confidence.HIGH, ""
