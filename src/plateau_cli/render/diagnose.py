@@ -58,6 +58,16 @@ def render_diagnosis(
     )
     verdict.append(primary.summary)
     console.print(verdict)
+    if diagnosis.explains:
+        shown = ", ".join(k.value for k in diagnosis.explains)
+        console.print(Text(f"  This also explains the other findings: {shown}.", style="dim"))
+    if diagnosis.confidence_reason:
+        console.print(
+            Text(
+                f"  Confidence {diagnosis.confidence.value}: {diagnosis.confidence_reason}.",
+                style="yellow",
+            )
+        )
     console.print()
 
     marks = [Mark(m.epoch, m.letter, m.meaning) for m in markers(diagnosis)]
