@@ -11,7 +11,7 @@ import numpy as np
 
 from plateau_cli.diagnose import Confidence, DiagnoseOptions, diagnose
 from plateau_cli.diagnose.base import ActionId, StrategyName
-from tests.diagnose.diagnose_cases import K, LN10, history
+from tests.diagnose.diagnose_cases import LN10, K, history
 
 RNG = np.random.default_rng(16)
 
