@@ -38,8 +38,8 @@ def test_explosion_then_collapse_is_divergence_and_never_asks_for_a_higher_rate(
 
 
 def test_a_loss_that_falls_fast_and_then_learns_is_not_a_collapse():
-    loss = np.r_[0.78, 0.2, 0.074].tolist() + list(0.07 - 0.0008 * np.arange(20))
-    acc = [0.5, 0.8] + list(0.9 + 0.004 * np.arange(21))
+    loss = np.r_[0.78, 0.2, 0.074, 0.07 - 0.0008 * np.arange(20)]
+    acc = np.r_[0.5, 0.8, 0.9 + 0.004 * np.arange(21)]
     d = diagnose(history(loss=loss, accuracy=acc))
     assert d.verdict is not K.DIVERGENCE
 
