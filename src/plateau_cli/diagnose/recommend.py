@@ -5,24 +5,34 @@ verdict's plan is the recommendation; the other findings add their strategies as
 and their actions after the verdict's own (without `stop` unless the run converged, and
 without `raise-lr` next to a strategy that lowers the learning rate).
 
-| verdict           | strategy  | alternatives       | actions                                    |
-|-------------------|-----------|--------------------|--------------------------------------------|
-| divergence        | lr-decay  |                    | restore-best (+ check-data/normalize early)|
-| no-learning       | none      |                    | check-data, normalize-inputs or            |
-|                   |           |                    | check-frozen (loss constant), raise-lr     |
-| chance-level      | none      |                    | check-data, normalize-inputs               |
-| majority-class    | none      |                    | rebalance, check-data                      |
-| overfitting       | augment   | lr-decay           | restore-best, regularize                   |
-| oscillation       | lr-decay  |                    | restore-best when the end is worse         |
-| underfitting      | widen     | lr-decay, unfreeze | check-frozen                               |
-| plateau, gap      | augment   | lr-decay           | regularize                                 |
-| plateau           | lr-decay  | widen, unfreeze    |                                            |
-| slow-convergence  | none      |                    | raise-lr (no resume strategy raises it)    |
-| converged         | none      |                    | stop                                       |
-| healthy           | none      |                    |                                            |
+| verdict            | strategy   | alternatives       | actions                                  |
+|--------------------|------------|--------------------|------------------------------------------|
+| divergence         | lr-decay   |                    | restore-best (+ check-data/normalize     |
+|                    |            |                    | when broken from the first epoch)        |
+| divergence, blown  | none       |                    | restart (lower rate), inspect            |
+| up then collapsed  |            |                    |                                          |
+| improper-loss      | none       |                    | check-data (loss vs targets), restart    |
+| no-learning        | none       |                    | check-data, normalize-inputs or          |
+|                    |            |                    | check-frozen, inspect (+ restart when    |
+|                    |            |                    | pinned at ln C, raise-lr when improving) |
+| chance-level       | none       |                    | check-data, normalize-inputs             |
+| majority-class     | rebalance  |                    | rebalance, check-data                    |
+| unnormalized-inputs| normalize  | lr-decay           | normalize-inputs                         |
+| overfitting        | regularize | augment, lr-decay  | restore-best, regularize                 |
+| oscillation        | lr-decay   |                    | restore-best when the end is worse       |
+| underfitting       | widen      | lr-decay, unfreeze | check-frozen                             |
+| plateau, gap       | augment    | lr-decay           | regularize                               |
+| plateau            | lr-decay   | widen, unfreeze    |                                          |
+| slow-convergence   | lr-find    |                    | raise-lr (never a lower rate)            |
+| converged          | none       |                    | stop                                     |
+| healthy            | none       |                    |                                          |
+
+`recommend(findings, stall)` is pure (findings in, one Recommendation out): `resume --strategy
+auto` can call it on the findings of `diagnose(history)` as its log-based decision.
 
 An oscillation followed by a stall can be dead ReLU units, which no learning rate revives
-(FINDINGS.md section 2); the reason then says how to count them.
+(FINDINGS.md section 2); the reason then says how to count them, and `revive` joins the
+alternatives.
 """
 
 from __future__ import annotations
@@ -92,6 +102,12 @@ def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
     ):
         reason += DEAD_UNITS
     alternatives = list(main.alternatives)
+    if (
+        reason.endswith(DEAD_UNITS)
+        and S.REVIVE not in alternatives
+        and main.strategy is not S.REVIVE
+    ):
+        alternatives.append(S.REVIVE)
     actions = list(main.actions)
     for finding in findings[1:]:
         plan = _plan(finding, stall)
@@ -167,6 +183,16 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
     if kind is FindingKind.NO_LEARNING:
         actions = [CHECK_DATA, CHECK_FROZEN if ev.get("constant") else NORMALIZE, INSPECT]
+        at_chance = ev.get("best_over_chance")
+        if not ev.get("constant") and isinstance(at_chance, float) and at_chance >= 0.97:
+            # Moving, yet pinned at ln C: the gradient does not reach the early layers.
+            actions.append(
+                _restart(
+                    "ReLU activations and He initialisation (or batch normalisation) in place of"
+                    " a deep sigmoid/tanh stack, if that is what the model is: a loss pinned at"
+                    " ln C that still moves is vanishing gradients"
+                )
+            )
         if ev.get("improving_significantly"):
             actions.append(_raise_lr(ev.get("slope_per_epoch")))
         return _Plan(
