@@ -88,7 +88,7 @@ def test_source_and_next_command() -> None:
     doc = to_json(result(overfitting(), path="logs/run.csv", model="m.keras", data="d.npz"))
     assert doc["source"] == {"path": "logs/run.csv", "format": "keras-csv"}
     assert doc["epochs"] == 40
-    assert doc["next_command"] == "plateau-cli resume m.keras --strategy regularize --data d.npz"
+    assert doc["next_command"] == "plateau-cli resume m.keras --strategy augment --data d.npz"
 
 
 def test_tensorboard_source_names_the_run() -> None:

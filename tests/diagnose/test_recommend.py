@@ -39,7 +39,7 @@ def _ids(diagnosis: object) -> list[ActionId]:
         (explosion, S.LR_DECAY, [A.RESTORE_BEST]),
         (stuck_at_ln10, S.NONE, [A.CHECK_DATA, A.NORMALIZE_INPUTS, A.INSPECT]),
         (frozen_accuracy, S.REBALANCE, [A.REBALANCE, A.CHECK_DATA]),
-        (overfitting, S.REGULARIZE, [A.RESTORE_BEST, A.REGULARIZE]),
+        (overfitting, S.AUGMENT, [A.RESTORE_BEST, A.REGULARIZE]),
         (oscillating, S.LR_DECAY, []),
         (underfitting, S.WIDEN, [A.CHECK_FROZEN]),
         (plateau_with_gap, S.AUGMENT, [A.REGULARIZE]),

@@ -37,16 +37,16 @@ def test_overfitting_output_has_every_part() -> None:
     assert "B best val_loss (epoch 16)" in text
     assert "O overfitting from (epoch 16)" in text
     assert "best_epoch=16" in text  # evidence in the table
-    assert "Recommendation: regularize" in text
+    assert "Recommendation: augment" in text
     assert "restore-best" in text
     assert "regularize" in text
-    assert "plateau-cli resume MODEL --strategy regularize --data DATA" in text
+    assert "plateau-cli resume MODEL --strategy augment --data DATA" in text
 
 
 def test_next_command_is_on_one_line_even_when_long() -> None:
     model = "a/very/long/path/to/the/model/that/would/wrap/" + "x" * 60 + ".keras"
     text = _render(result(overfitting(), model=model, data="data.npz"))
-    assert f"plateau-cli resume {model} --strategy regularize --data data.npz" in text
+    assert f"plateau-cli resume {model} --strategy augment --data data.npz" in text
 
 
 def test_no_next_command_when_nothing_to_resume() -> None:

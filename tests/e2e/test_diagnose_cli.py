@@ -56,10 +56,10 @@ def test_json_is_one_document_on_stdout(tmp_path: Path) -> None:
     assert doc["source"] == {"path": str(log), "format": "keras-csv"}
     assert doc["epochs"] == 40
     assert doc["verdict"] == "overfitting"
-    assert doc["recommendation"]["strategy"] == "regularize"
+    assert doc["recommendation"]["strategy"] == "augment"
     ids = [a["id"] for a in doc["recommendation"]["actions"]]
     assert ids[:2] == ["restore-best", "regularize"]
-    assert doc["next_command"] == "plateau-cli resume m.keras --strategy regularize --data d.npz"
+    assert doc["next_command"] == "plateau-cli resume m.keras --strategy augment --data d.npz"
     assert "Recommendation" not in result.stderr
 
 

@@ -40,6 +40,8 @@ def detect(ctx: Context) -> Finding | None:
             "metric": VAL_LOSS,
             "route": "val/train loss ratio",
             "train_level": t,
+            "train_last": float(train.values[-1]),
+            "train_scale": ctx.scale(TRAIN_LOSS),
             "val_level": v,
             "ratio": v / t,
             "ratio_threshold": RATIO,

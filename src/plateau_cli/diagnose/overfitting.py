@@ -105,6 +105,8 @@ def detect(ctx: Context) -> Finding | None:
         "train_slope_t": train_trend.t,
         "gap_at_best": sign * float(val[best_raw] - train[best_raw]),
         "gap_last": sign * float(val[-1] - train[-1]),
+        "train_last": float(train[-1]),
+        "train_scale": ctx.scale(pair[0]),
         "epochs_since_best": int(epochs[-1]) - best_epoch,
         "smoothing": "running median of 3",
     }

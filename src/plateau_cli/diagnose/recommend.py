@@ -19,6 +19,8 @@ without `raise-lr` next to a strategy that lowers the learning rate).
 | majority-class     | rebalance  |                    | rebalance, check-data                    |
 | unnormalized-inputs| normalize  | lr-decay           | normalize-inputs                         |
 | overfitting        | regularize | augment, lr-decay  | restore-best, regularize                 |
+| overfitting, train | augment    | regularize,        | restore-best, regularize                 |
+| loss near 0        |            | lr-decay           |                                          |
 | oscillation        | lr-decay   |                    | restore-best when the end is worse       |
 | underfitting       | widen      | lr-decay, unfreeze | check-frozen                             |
 | plateau, gap       | augment    | lr-decay           | regularize                               |
@@ -37,7 +39,7 @@ alternatives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plateau_cli.diagnose.base import (
@@ -230,13 +232,22 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
             else f"Validation has worsened since epoch {ev.get('best_epoch')} while training"
             " kept improving"
         )
+        actions = (_restore(ev.get("best_epoch"), finding.metric, ev.get("best_value")), REGULARIZE)
+        if _memorised(ev):
+            return _Plan(
+                S.AUGMENT,
+                f"{since}, and the training loss is near zero: the model has memorised its"
+                " training set, so augmentation strong enough to lift the training loss off zero"
+                " brings back a training signal; resume from the best epoch.",
+                (S.REGULARIZE, S.LR_DECAY),
+                actions,
+            )
         return _Plan(
             S.REGULARIZE,
             f"{since}: resume from the best epoch with regularisation (weight decay, dropout);"
-            " on images, augmentation strong enough to lift the training loss off zero is the"
-            " alternative.",
+            " the training loss is not near zero, so augmentation is not what it lacks.",
             (S.AUGMENT, S.LR_DECAY),
-            (_restore(ev.get("best_epoch"), finding.metric, ev.get("best_value")), REGULARIZE),
+            actions,
         )
     if kind is FindingKind.OSCILLATION:
         actions = []
@@ -301,6 +312,18 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
         return _Plan(S.NONE, "The model has converged: low training loss, small gap.", (), (stop,))
     return _Plan(S.NONE, "Still improving: let it train; nothing to change yet.")
+
+
+#: Overfitting with the training loss below this share of its scale (ln C or the first loss) is
+#: memorisation: augmentation, strong enough to lift it off zero, is then indicated.
+MEMORISED = 0.05
+
+
+def _memorised(ev: Mapping[str, object]) -> bool:
+    last, scale = ev.get("train_last"), ev.get("train_scale")
+    if not isinstance(last, float) or not isinstance(scale, float) or scale <= 0:
+        return False
+    return 0.0 <= last <= MEMORISED * scale
 
 
 def _restart(change: str) -> Action:
