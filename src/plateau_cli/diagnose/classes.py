@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from plateau_cli.diagnose.series import common_positions
 from plateau_cli.history import RunHistory
 
 #: exp(loss) and 1/accuracy must agree this closely (relative) to pin C down.
@@ -89,7 +90,7 @@ def _from_loss_and_accuracy(history: RunHistory, loss_name: str, acc_name: str) 
     loss, acc = history.get(loss_name), history.get(acc_name)
     if loss is None or acc is None:
         return None
-    common, li, ai = np.intersect1d(loss.index, acc.index, return_indices=True)
+    common, li, ai = common_positions(loss.index, acc.index)
     if common.size == 0:
         return None
     pairs = np.column_stack([loss.values[li], acc.values[ai]])

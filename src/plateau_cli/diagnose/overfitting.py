@@ -23,6 +23,7 @@ from plateau_cli.diagnose.base import Finding, FindingKind, Severity
 from plateau_cli.diagnose.context import TRAIN_LOSS, VAL_LOSS, Context, Curve
 from plateau_cli.diagnose.series import (
     best_position,
+    common_positions,
     noise_sigma,
     rolling_median,
     tail_level,
@@ -45,7 +46,7 @@ def _pair(ctx: Context) -> tuple[str, str] | None:
 
 
 def _aligned(train: Curve, val: Curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    epochs, ti, vi = np.intersect1d(train.epochs, val.epochs, return_indices=True)
+    epochs, ti, vi = common_positions(train.epochs, val.epochs)
     return epochs, train.values[ti], val.values[vi]
 
 
