@@ -6,7 +6,9 @@
 For each group (split=tune: the induced runs the thresholds were tuned on; split=holdout: the
 induced runs kept out of tuning; real: logs that public projects committed) it prints a
 confusion matrix (rows: the hand label; columns: the verdict), the share of acceptable
-verdicts and of acceptable recommended strategies, and the crashes. Every log runs through
+verdicts and of acceptable recommended strategies, the crashes, and the stricter share of
+verdicts equal to the label itself (acceptable_labels also admits the readings a careful
+person could give the same numbers). Every log runs through
 `plateau-cli diagnose FILE --json` in-process, as tests/e2e/test_diagnose_corpus.py runs it.
 """
 
@@ -32,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         if not chosen:
             continue
         verdicts, strategies, crashes = rates(chosen)
+        exact = sum(o.verdict == o.case.label for o in chosen) / len(chosen)
         print(f"\n## {group}: {len(chosen)} logs")
         print(confusion(chosen))
         print(
             f"acceptable verdicts {verdicts:.0%}  acceptable recommendations {strategies:.0%}"
-            f"  crashes {crashes}"
+            f"  crashes {crashes}  (verdict = the label itself: {exact:.0%})"
         )
         if args.misses:
             for o in chosen:
