@@ -28,8 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -162,8 +162,9 @@ _CHILD = (
 )
 
 
-@dataclass(frozen=True)
-class Timing:
+class Timing(NamedTuple):
+    """One case's rounds (a NamedTuple: the smoke test loads this script without importing it)."""
+
     seconds: list[float]
     #: CPU seconds (user + system) of each round: on a shared, loaded machine wall time
     #: includes waiting for a core, CPU time does not.
