@@ -133,6 +133,7 @@ def _thin(epochs: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarra
             starts + low.reshape(THIN_BUCKETS, size).argmin(axis=1),
             starts + high.reshape(THIN_BUCKETS, size).argmax(axis=1),
             np.flatnonzero(~finite),
+            [0, n - 1],  # the axis spans the whole run
         )
     )
     keep = np.unique(keep[keep < n])
