@@ -1,37 +1,41 @@
-"""How fast `diagnose` reads big logs, against the targets in issue 2.
+"""How fast `plateau-cli diagnose` is end to end, as a user runs it (issue 19, item 4).
 
-    python benchmarks/diagnose_speed.py               # 1,000,000 rows / scalars
+    python benchmarks/diagnose_speed.py               # 1,000,000 rows / scalars, 3 rounds
     python benchmarks/diagnose_speed.py --rows 2000   # a quick smoke run
 
-Three cases, each timed as the best of `--repeat` runs:
+Every case runs `plateau-cli diagnose FILE` in a fresh interpreter (a subprocess, output piped)
+and times the wall clock: interpreter start, reading, diagnosing and drawing the chart. Cases:
 
-1. a Lightning-style metrics.csv with N rows (step rows, plus a validation row and a train-epoch
-   row per epoch), read with `read_log` and diagnosed in-process (target 2 s for 1M rows);
-2. a TensorBoard event file with N scalars (per-step `train/batch_loss`, per-epoch loss and
-   accuracy), written here record by record as SummaryWriter would (target 5 s for 1M);
-3. `plateau-cli diagnose --json` on a 50-epoch Keras CSVLogger file, as a subprocess: wall time
-   including interpreter start-up (target 0.5 s).
+1. csv-steps: a step-level CSV, one row per optimiser step (1M rows; target 2 s);
+2. lightning-csv: a Lightning-style metrics.csv with step rows and per-epoch rows (target 2 s);
+3. tensorboard: an event file with N scalars written record by record as SummaryWriter would
+   (target 5 s for 1M);
+4. cli-50-epochs: a 50-epoch Keras CSVLogger file (target 0.5 s).
 
-Generating the inputs is not timed. `--check` exits 1 when a target is missed.
+Printed: the wall-clock median, min and max over `--rounds` rounds, the median CPU seconds
+(user + system: on a shared machine wall time also counts waiting for a core), and the peak
+resident memory. Generating
+the inputs is not timed. `--check` exits 1 when a median misses its target.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import struct
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 100
-TARGETS = {"csv": 2.0, "tensorboard": 5.0, "cli-50-epochs": 0.5}
+TARGETS = {"csv": 2.0, "tb": 5.0, "cli-50-epochs": 0.5}
 
 
 def _curve(n: int, seed: int = 0) -> np.ndarray:
@@ -135,77 +139,112 @@ def write_keras_csv(path: Path, epochs: int = 50) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _best(repeat: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def write_step_csv(path: Path, rows: int) -> None:
+    """A step-level log: one CSVLogger-style row per optimiser step (loss and val_loss)."""
+    loss = _curve(rows, seed=2)
+    val = loss + 0.05 + np.random.default_rng(3).normal(0.0, 0.03, rows)
+    table = np.column_stack([np.arange(rows), loss, val])
+    with path.open("w") as handle:
+        handle.write("epoch,loss,val_loss\n")
+        np.savetxt(handle, table, fmt=["%d", "%.6f", "%.6f"], delimiter=",")
 
 
-def _in_process(path: Path) -> Callable[[], object]:
-    from plateau_cli.diagnose import DiagnoseOptions, diagnose
-    from plateau_cli.logs import read_log
+#: Runs the CLI as a user does and reports its peak memory (VmHWM, Linux) on stderr's last line.
+_CHILD = (
+    "import atexit, runpy, sys\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('\\nMAXRSS_KB ' + line.split()[1] + '\\n')\n"
+    "atexit.register(_peak)\n"
+    "sys.argv = ['plateau-cli', 'diagnose', sys.argv[1]]\n"
+    "runpy.run_module('plateau_cli', run_name='__main__', alter_sys=True)\n"
+)
 
-    def run() -> object:
-        return diagnose(read_log(path).history, DiagnoseOptions())
 
-    return run
+class Timing(NamedTuple):
+    """One case's rounds (a NamedTuple: the smoke test loads this script without importing it)."""
+
+    seconds: list[float]
+    #: CPU seconds (user + system) of each round: on a shared, loaded machine wall time
+    #: includes waiting for a core, CPU time does not.
+    cpu: list[float]
+    peak_mb: float
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.seconds))
 
 
-def _cli(path: Path) -> Callable[[], object]:
+def time_cli(path: Path, rounds: int) -> Timing:
+    """`plateau-cli diagnose PATH` in a fresh interpreter, `rounds` times: wall seconds each
+    (interpreter start, reading, diagnosing and drawing all included) and the peak memory."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "plateau_cli", "diagnose", str(path), "--json"]
-
-    def run() -> object:
-        done = subprocess.run(command, capture_output=True, env=env, check=False)
+    env["COLUMNS"] = "100"
+    command = [sys.executable, "-c", _CHILD, str(path)]
+    seconds, cpu, peak = [], [], 0.0
+    for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, env=env, check=False, text=True)
+        seconds.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode not in (0, 1):
             raise SystemExit(f"plateau-cli diagnose failed ({done.returncode}): {done.stderr!r}")
-        return done
-
-    return run
+        tail = done.stderr.strip().rsplit("MAXRSS_KB", 1)[-1].split()
+        peak = max(peak, int(tail[0]) / 1024 if tail else 0.0)
+    return Timing(seconds, cpu, peak)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Time diagnose on big logs.")
+    parser = argparse.ArgumentParser(description="Time `plateau-cli diagnose` on big logs.")
     parser.add_argument("--rows", type=int, default=1_000_000, help="CSV rows / event scalars")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best counts")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per case (median, spread)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "src"))
+    load = os.getloadavg()[0]
     results = []
     with tempfile.TemporaryDirectory(prefix="plateau-bench-") as tmp:
         work = Path(tmp)
-        csv_path, tb_path = work / "metrics.csv", work / "events.out.tfevents.1700000000.bench"
+        steps = work / "steps.csv"
+        lightning = work / "metrics.csv"
+        events = work / "events.out.tfevents.1700000000.bench"
         small = work / "keras_50_epochs.csv"
-        write_lightning_csv(csv_path, args.rows)
-        write_big_events(tb_path, args.rows)
+        write_step_csv(steps, args.rows)
+        write_lightning_csv(lightning, args.rows)
+        write_big_events(events, args.rows)
         write_keras_csv(small)
         cases = [
-            (
-                "csv",
-                f"{args.rows:,} rows, {csv_path.stat().st_size / 1e6:.1f} MB",
-                _in_process(csv_path),
-            ),
-            (
-                "tensorboard",
-                f"{args.rows:,} scalars, {tb_path.stat().st_size / 1e6:.1f} MB",
-                _in_process(tb_path),
-            ),
-            ("cli-50-epochs", "plateau-cli diagnose --json, wall", _cli(small)),
+            ("csv-steps", f"{args.rows:,} step rows, {_mb(steps)}", steps, TARGETS["csv"]),
+            ("lightning-csv", f"{args.rows:,} rows, {_mb(lightning)}", lightning, TARGETS["csv"]),
+            ("tensorboard", f"{args.rows:,} scalars, {_mb(events)}", events, TARGETS["tb"]),
+            ("cli-50-epochs", "50-epoch Keras CSVLogger", small, TARGETS["cli-50-epochs"]),
         ]
-        for name, size, run in cases:
-            results.append((name, size, _best(args.repeat, run)))
-    print(f"{'case':<15} {'input':<34} {'seconds':>8} {'target':>7}  ok")
+        for name, size, path, target in cases:
+            results.append((name, size, target, time_cli(path, args.rounds)))
+    print(f"wall seconds of `plateau-cli diagnose FILE` in a subprocess, {args.rounds} rounds")
+    print(f"(load average at the start: {load:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"{'case':<14} {'input':<32} {'median':>7} {'min':>6} {'max':>6} {'cpu':>6}"
+        f" {'peak MB':>8} {'target':>7}  ok"
+    )
     missed = 0
-    for name, size, seconds in results:
-        target = TARGETS[name]
-        ok = seconds <= target
+    for name, size, target, timing in results:
+        ok = timing.median <= target
         missed += not ok
-        print(f"{name:<15} {size:<34} {seconds:>8.3f} {target:>7.1f}  {'yes' if ok else 'NO'}")
+        print(
+            f"{name:<14} {size:<32} {timing.median:>7.2f} {min(timing.seconds):>6.2f}"
+            f" {max(timing.seconds):>6.2f} {float(np.median(timing.cpu)):>6.2f}"
+            f" {timing.peak_mb:>8.0f} {target:>7.1f}"
+            f"  {'yes' if ok else 'NO'}"
+        )
     return 1 if args.check and missed else 0
+
+
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
 
 
 if __name__ == "__main__":

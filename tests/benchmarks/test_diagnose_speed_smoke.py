@@ -20,10 +20,13 @@ def _load():
 
 
 def test_tiny_run_prints_the_table(capsys):
-    assert _load().main(["--rows", "2000", "--repeat", "1"]) == 0
+    assert _load().main(["--rows", "2000", "--rounds", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:3] == ["case", "input", "seconds"]
-    assert [line.split()[0] for line in out[1:]] == ["csv", "tensorboard", "cli-50-epochs"]
+    header = out.index(next(line for line in out if line.startswith("case")))
+    assert out[header].split()[:5] == ["case", "input", "median", "min", "max"]
+    rows = [line.split() for line in out[header + 1 :]]
+    assert [r[0] for r in rows] == ["csv-steps", "lightning-csv", "tensorboard", "cli-50-epochs"]
+    assert all(float(r[-4]) > 0 for r in rows)  # peak MB, read back from the subprocess
 
 
 def test_generated_inputs_read_as_intended(tmp_path):

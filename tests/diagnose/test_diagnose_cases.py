@@ -47,4 +47,9 @@ def test_every_kind_is_produced_by_some_case() -> None:
     produced = set()
     for case in CASES:
         produced |= {f.kind for f in diagnose(case.build(), case.options).findings}
-    assert produced == set(FindingKind)
+    # improper-loss and unnormalized-inputs come from real training runs: the corpus test
+    # (tests/e2e/test_diagnose_corpus.py) holds them.
+    assert produced == set(FindingKind) - {
+        FindingKind.IMPROPER_LOSS,
+        FindingKind.UNNORMALIZED_INPUTS,
+    }

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from plateau_cli.diagnose import to_json
+from plateau_cli.diagnose.base import StrategyName
 from plateau_cli.diagnose.json_output import json_value
 from plateau_cli.history import HistoryBuilder
 from tests.diagnose.diagnose_cases import CASES, Case, history, nan_divergence, overfitting, result
@@ -21,6 +22,9 @@ TOP_LEVEL = {
     "epochs",
     "monitor",
     "verdict",
+    "confidence",
+    "confidence_reason",
+    "explains",
     "findings",
     "recommendation",
     "next_command",
@@ -43,7 +47,7 @@ def test_document_shape_and_strict_json(case: Case) -> None:
         assert finding["evidence"]
     rec = doc["recommendation"]
     assert set(rec) == {"strategy", "reason", "alternatives", "actions"}
-    assert rec["strategy"] in {"lr-decay", "augment", "widen", "unfreeze", "none"}
+    assert rec["strategy"] in {s.value for s in StrategyName}
     for action in rec["actions"]:
         assert set(action) == {"id", "text"}
     assert (doc["next_command"] is None) == (rec["strategy"] == "none")

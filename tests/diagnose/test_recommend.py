@@ -37,14 +37,14 @@ def _ids(diagnosis: object) -> list[ActionId]:
     [
         (nan_divergence, S.LR_DECAY, [A.RESTORE_BEST]),
         (explosion, S.LR_DECAY, [A.RESTORE_BEST]),
-        (stuck_at_ln10, S.NONE, [A.CHECK_DATA, A.NORMALIZE_INPUTS]),
-        (frozen_accuracy, S.NONE, [A.REBALANCE, A.CHECK_DATA]),
+        (stuck_at_ln10, S.NONE, [A.CHECK_DATA, A.NORMALIZE_INPUTS, A.INSPECT]),
+        (frozen_accuracy, S.REBALANCE, [A.REBALANCE, A.CHECK_DATA]),
         (overfitting, S.AUGMENT, [A.RESTORE_BEST, A.REGULARIZE]),
         (oscillating, S.LR_DECAY, []),
         (underfitting, S.WIDEN, [A.CHECK_FROZEN]),
         (plateau_with_gap, S.AUGMENT, [A.REGULARIZE]),
         (moderate_plateau, S.LR_DECAY, []),
-        (slow_steady, S.NONE, [A.RAISE_LR]),
+        (slow_steady, S.LR_FIND, [A.RAISE_LR]),
         (converged, S.NONE, [A.STOP]),
         (healthy, S.NONE, []),
     ],
@@ -98,7 +98,7 @@ def test_ongoing_oscillation_does_not_mention_dead_units() -> None:
 
 def test_a_loss_that_never_moves_asks_to_check_frozen_layers() -> None:
     rec = diagnose(history(loss=[0.7] * 8, val_loss=[0.71] * 8)).recommendation
-    assert [a.id for a in rec.actions] == [A.CHECK_DATA, A.CHECK_FROZEN]
+    assert [a.id for a in rec.actions] == [A.CHECK_DATA, A.CHECK_FROZEN, A.INSPECT]
 
 
 def test_no_learning_with_a_tiny_significant_slope_asks_to_raise_the_lr() -> None:

@@ -98,3 +98,18 @@ def test_chart_draws_each_point_in_its_column() -> None:
     assert body[-1][0] == " "
     assert "epoch 1" in chart[5]
     assert chart[5].rstrip().endswith("10")
+
+
+def test_a_million_epochs_draw_with_the_true_axis_and_every_spike():
+    from plateau_cli.render.diagnose import _thin
+
+    n = 1_000_000
+    epochs = np.arange(1, n + 1)
+    values = np.linspace(1.0, 0.1, n)
+    values[123_457] = 50.0
+    values[777_777] = np.nan
+    e, v = _thin(epochs, values)
+    assert e.size < 2_000
+    assert (e[0], e[-1]) == (1, n)
+    assert 50.0 in v
+    assert np.isnan(v).sum() == 1

@@ -45,7 +45,11 @@ def diagnose(
         str | None, typer.Option(help="Model path to put into the suggested resume command.")
     ] = None,
     data: Annotated[
-        str | None, typer.Option(help="Data path to put into the suggested resume command.")
+        str | None,
+        typer.Option(
+            help="Training data: its labels give the class count, and it goes into the"
+            " suggested resume command."
+        ),
     ] = None,
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when there are findings.")

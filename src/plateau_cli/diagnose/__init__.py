@@ -12,6 +12,7 @@ primary finding; recommend.py turns findings into a strategy and actions. numpy 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from plateau_cli.diagnose.base import (
     Action,
     ActionId,
+    Confidence,
     DiagnoseOptions,
     DiagnoseResult,
     Diagnosis,
@@ -28,11 +30,13 @@ from plateau_cli.diagnose.base import (
     Severity,
     StrategyName,
 )
+from plateau_cli.diagnose.confidence import assess
 from plateau_cli.diagnose.context import build_context, choose_monitor
+from plateau_cli.diagnose.data_classes import classes_from_data
 from plateau_cli.diagnose.json_output import to_json
 from plateau_cli.diagnose.next_command import next_command
 from plateau_cli.diagnose.recommend import recommend
-from plateau_cli.diagnose.verdict import find_all
+from plateau_cli.diagnose.verdict import explained, find_all
 from plateau_cli.history import RunHistory
 
 
@@ -45,12 +49,16 @@ def diagnose(history: RunHistory, options: DiagnoseOptions | None = None) -> Dia
     with np.errstate(all="ignore"):
         context = build_context(history, options, monitor)
         findings, stall = find_all(context)
+        confidence, why = assess(context, findings)
     return Diagnosis(
         history=history,
         monitor=monitor,
         verdict=findings[0].kind,
         findings=tuple(findings),
         recommendation=recommend(findings, stall),
+        explains=explained(findings),
+        confidence=confidence,
+        confidence_reason=why,
     )
 
 
@@ -69,6 +77,15 @@ def diagnose_log(
     from plateau_cli.logs import read_log
 
     read = read_log(Path(path), run)
+    if data is not None and options.num_classes is None:
+        found = classes_from_data(data)
+        if found.count is not None:
+            options = dataclasses.replace(
+                options, num_classes=found.count, num_classes_source="the labels in --data"
+            )
+        elif found.note is not None:
+            history = dataclasses.replace(read.history, notes=(*read.history.notes, found.note))
+            read = dataclasses.replace(read, history=history)
     # Checked here first so that a wrong --monitor names the file in its message.
     choose_monitor(read.history, options, source=str(path))
     diagnosis = diagnose(read.history, options)
@@ -79,6 +96,7 @@ def diagnose_log(
 __all__ = [
     "Action",
     "ActionId",
+    "Confidence",
     "DiagnoseOptions",
     "DiagnoseResult",
     "Diagnosis",

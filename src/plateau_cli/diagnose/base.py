@@ -28,6 +28,8 @@ class FindingKind(str, Enum):
     CHANCE_LEVEL = "chance-level"
     MAJORITY_CLASS = "majority-class"
     SLOW_CONVERGENCE = "slow-convergence"
+    IMPROPER_LOSS = "improper-loss"
+    UNNORMALIZED_INPUTS = "unnormalized-inputs"
 
 
 class Severity(str, Enum):
@@ -45,6 +47,8 @@ class ActionId(str, Enum):
     RESTORE_BEST = "restore-best"
     STOP = "stop"
     CHECK_FROZEN = "check-frozen"
+    RESTART = "restart"
+    INSPECT = "inspect"
 
 
 class StrategyName(str, Enum):
@@ -54,6 +58,11 @@ class StrategyName(str, Enum):
     AUGMENT = "augment"
     WIDEN = "widen"
     UNFREEZE = "unfreeze"
+    LR_FIND = "lr-find"
+    REBALANCE = "rebalance"
+    NORMALIZE = "normalize"
+    REVIVE = "revive"
+    REGULARIZE = "regularize"
     NONE = "none"
 
 
@@ -95,6 +104,14 @@ class DiagnoseOptions:
     min_delta: float = 0.0
     #: Number of classes when known (from the model or the user); inferred from the log if None.
     num_classes: int | None = None
+    #: Where `num_classes` came from, shown in evidence ("--num-classes", "the labels in --data").
+    num_classes_source: str = "--num-classes"
+
+
+class Confidence(str, Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,11 @@ class Diagnosis:
     verdict: FindingKind
     findings: tuple[Finding, ...]
     recommendation: Recommendation
+    #: The other findings the verdict explains (a cause and its symptoms).
+    explains: tuple[FindingKind, ...] = ()
+    confidence: Confidence = Confidence.HIGH
+    #: Why the confidence is not high, in words (empty when it is).
+    confidence_reason: str = ""
 
     @property
     def actionable(self) -> bool:

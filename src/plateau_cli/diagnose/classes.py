@@ -7,7 +7,7 @@ A log rarely says how many classes there are. In order of trust:
    has cross-entropy ln C and accuracy 1/C, so exp(loss) ≈ 1/accuracy (within 15 %) at the first
    or the last epochs pins C down, and only then.
 3. The accuracy alone stays flat near 1/C for a whole number C >= 2 (an assumption, and the
-   evidence says so).
+   evidence says so), unless the loss, when logged, sits clearly away from ln C.
 
 Otherwise C is unknown and the chance checks say they could not run.
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from plateau_cli.diagnose.series import common_positions
 from plateau_cli.history import RunHistory
 
 #: exp(loss) and 1/accuracy must agree this closely (relative) to pin C down.
@@ -29,6 +30,8 @@ FLAT_ACCURACY_SPREAD = 0.05
 WHOLE_NUMBER_TOLERANCE = 0.1
 #: Accuracy above this cannot be a chance level of C >= 2 (route 3).
 MAX_CHANCE_ACCURACY = 0.55
+#: Route 3 needs the loss (when logged) within this share of ln C (plus 0.1) at the end.
+LOSS_AGREEMENT = 0.25
 _MAX_CLASSES = 100_000
 
 
@@ -38,6 +41,8 @@ class Classes:
 
     count: int | None
     source: str
+    #: Given by the user or read from their data, not inferred from the log.
+    given: bool = False
 
     @property
     def known(self) -> bool:
@@ -60,9 +65,11 @@ def accuracy_metric(history: RunHistory) -> str | None:
     return None
 
 
-def infer_classes(history: RunHistory, num_classes: int | None) -> Classes:
+def infer_classes(
+    history: RunHistory, num_classes: int | None, source: str = "--num-classes"
+) -> Classes:
     if num_classes is not None:
-        return Classes(num_classes, "--num-classes")
+        return Classes(num_classes, source, given=True)
     for loss_name, acc_name in (("val_loss", "val_accuracy"), ("loss", "accuracy")):
         count = _from_loss_and_accuracy(history, loss_name, acc_name)
         if count is not None:
@@ -70,6 +77,10 @@ def infer_classes(history: RunHistory, num_classes: int | None) -> Classes:
     name = accuracy_metric(history)
     if name is not None:
         count = _from_flat_accuracy(history.values(name))
+        if count is not None and _loss_disagrees(history, name, count):
+            return Classes(
+                None, f"unknown ({name} flat near 1/{count}, but the loss is not ln {count})"
+            )
         if count is not None:
             return Classes(count, f"{name} flat near 1/C (assumed)")
     return Classes(None, "unknown")
@@ -79,7 +90,7 @@ def _from_loss_and_accuracy(history: RunHistory, loss_name: str, acc_name: str) 
     loss, acc = history.get(loss_name), history.get(acc_name)
     if loss is None or acc is None:
         return None
-    common, li, ai = np.intersect1d(loss.index, acc.index, return_indices=True)
+    common, li, ai = common_positions(loss.index, acc.index)
     if common.size == 0:
         return None
     pairs = np.column_stack([loss.values[li], acc.values[ai]])
@@ -97,6 +108,19 @@ def _from_loss_and_accuracy(history: RunHistory, loss_name: str, acc_name: str) 
             if 2 <= count <= _MAX_CLASSES:
                 return count
     return None
+
+
+def _loss_disagrees(history: RunHistory, accuracy_name: str, count: int) -> bool:
+    """True when the matching loss sits clearly away from ln C at the end: a 10-class model
+    stuck at 35 % has a loss near 1.8, not ln 3 = 1.1, so C = 3 must not be assumed."""
+    loss_name = "val_loss" if accuracy_name.startswith("val_") else "loss"
+    values = history.values(loss_name) if loss_name in history.epochs else np.array([])
+    finite = values[np.isfinite(values)]
+    if finite.shape[0] == 0:
+        return False
+    level = float(np.median(finite[-3:]))
+    chance = math.log(count)
+    return abs(level - chance) > LOSS_AGREEMENT * chance + 0.1
 
 
 def _from_flat_accuracy(values: np.ndarray) -> int | None:

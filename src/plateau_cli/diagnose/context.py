@@ -117,15 +117,13 @@ def choose_monitor(history: RunHistory, options: DiagnoseOptions, source: str = 
 
 
 def build_context(history: RunHistory, options: DiagnoseOptions, monitor: Monitor) -> Context:
-    classes = infer_classes(history, options.num_classes)
+    classes = infer_classes(history, options.num_classes, options.num_classes_source)
     reference, source = _reference_loss(history, classes)
     return Context(history, options, monitor, classes, reference, source)
 
 
 def _reference_loss(history: RunHistory, classes: Classes) -> tuple[float | None, str]:
-    is_classifier = classes.known and (
-        classes.source == "--num-classes" or accuracy_metric(history) is not None
-    )
+    is_classifier = classes.known and (classes.given or accuracy_metric(history) is not None)
     if is_classifier and classes.chance_loss is not None and classes.chance_loss > 0:
         return classes.chance_loss, f"ln({classes.count}), the loss of a model that learned nothing"
     for name in (TRAIN_LOSS, VAL_LOSS):

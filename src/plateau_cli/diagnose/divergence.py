@@ -20,6 +20,7 @@ import numpy as np
 
 from plateau_cli.diagnose.base import Finding, FindingKind, Severity
 from plateau_cli.diagnose.context import TRAIN_LOSS, VAL_LOSS, Context
+from plateau_cli.diagnose.series import best_position
 from plateau_cli.monitor import Mode
 
 EXPLOSION_FACTOR = 3.0
@@ -46,7 +47,9 @@ def _explosion(values: np.ndarray) -> tuple[int, int] | None:
         return None
     best_before = np.minimum.accumulate(v)[:-1]  # best_before[k - 1] = min(v[:k])
     k = np.arange(1, v.shape[0])
-    recent = np.array([v[max(0, j - RAPID_EPOCHS) : j].min() for j in k])
+    # recent[j - 1] = min(v[max(0, j - RAPID_EPOCHS) : j]): a sliding minimum, vectorised.
+    padded = np.concatenate((np.full(RAPID_EPOCHS - 1, np.inf), v[:-1]))
+    recent = np.lib.stride_tricks.sliding_window_view(padded, RAPID_EPOCHS).min(axis=1)
     later_min = np.append(np.minimum.accumulate(v[::-1])[::-1][1:], np.inf)[1:]
     exploded = (
         (v[k] > np.maximum(v[0], EXPLOSION_FACTOR * best_before))
@@ -119,5 +122,5 @@ def _restore_epoch(ctx: Context, epoch: int) -> int | None:
     """The monitored metric's best epoch before the divergence (what to roll back to)."""
     monitored = ctx.history.epochs[ctx.monitor.metric]
     keep = monitored.index < epoch
-    best = ctx.monitor.best_index(monitored.values[keep].tolist())
+    best = best_position(monitored.values[keep], ctx.monitor.mode is Mode.MAX)
     return None if best is None else int(monitored.index[keep][best])

@@ -21,7 +21,7 @@ import numpy as np
 from plateau_cli.diagnose.base import Finding, FindingKind, Severity
 from plateau_cli.diagnose.context import TRAIN_LOSS, VAL_LOSS, Context
 from plateau_cli.diagnose.plateau import Stall
-from plateau_cli.diagnose.series import tail_level, trend
+from plateau_cli.diagnose.series import common_positions, tail_level, trend
 
 HIGH_LOSS = 0.35
 LOW_LOSS = 0.05
@@ -64,7 +64,7 @@ def classify(ctx: Context, stall: Stall) -> Finding:
         )
         gap = None
         if val is not None and len(val):
-            common, ti, vi = np.intersect1d(train.epochs, val.epochs, return_indices=True)
+            common, ti, vi = common_positions(train.epochs, val.epochs)
             if common.size:
                 val_level = tail_level(val.values[vi])
                 gap = (val_level - tail_level(train.values[ti])) / reference

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plateau_cli.diagnose.base import Diagnosis, FindingKind
+from plateau_cli.diagnose.series import best_position
+from plateau_cli.monitor import Mode
 
 _STALL = (FindingKind.PLATEAU, FindingKind.UNDERFITTING, FindingKind.CONVERGED)
 
@@ -25,7 +27,7 @@ def markers(diagnosis: Diagnosis) -> list[Marker]:
     out: list[Marker] = []
     series = diagnosis.history.get(diagnosis.monitor.metric)
     if series is not None:
-        best = diagnosis.monitor.best_index(series.values.tolist())
+        best = best_position(series.values, diagnosis.monitor.mode is Mode.MAX)
         if best is not None:
             out.append(Marker(int(series.index[best]), "B", f"best {diagnosis.monitor.metric}"))
     for finding in diagnosis.findings:

@@ -21,7 +21,14 @@ import numpy as np
 
 from plateau_cli.diagnose.base import Finding, FindingKind, Severity
 from plateau_cli.diagnose.context import TRAIN_LOSS, VAL_LOSS, Context, Curve
-from plateau_cli.diagnose.series import noise_sigma, rolling_median, tail_level, trend
+from plateau_cli.diagnose.series import (
+    best_position,
+    common_positions,
+    noise_sigma,
+    rolling_median,
+    tail_level,
+    trend,
+)
 from plateau_cli.monitor import Mode, Monitor
 from plateau_cli.names import base_name, is_validation
 
@@ -39,7 +46,7 @@ def _pair(ctx: Context) -> tuple[str, str] | None:
 
 
 def _aligned(train: Curve, val: Curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    epochs, ti, vi = np.intersect1d(train.epochs, val.epochs, return_indices=True)
+    epochs, ti, vi = common_positions(train.epochs, val.epochs)
     return epochs, train.values[ti], val.values[vi]
 
 
@@ -56,7 +63,7 @@ def detect(ctx: Context) -> Finding | None:
     monitor = Monitor.for_metric(pair[1], min_delta=ctx.options.min_delta)
     sign = 1.0 if monitor.mode is Mode.MIN else -1.0  # +1: larger is worse
     smoothed = rolling_median(val)
-    best_s = monitor.best_index(smoothed.tolist())
+    best_s = best_position(smoothed, monitor.mode is Mode.MAX)
     if best_s is None or epochs.shape[0] - 1 - best_s < MIN_EPOCHS_AFTER:
         return None
     after = slice(best_s, None)
@@ -78,7 +85,7 @@ def detect(ctx: Context) -> Finding | None:
     improving = train_sign * train_trend.slope < 0 and train_trend.significant()
     if not (worsening and improving):
         return None
-    best_raw = monitor.best_index(val.tolist())
+    best_raw = best_position(val, monitor.mode is Mode.MAX)
     if best_raw is None:
         return None
     best_epoch = int(epochs[best_raw])
@@ -99,6 +106,8 @@ def detect(ctx: Context) -> Finding | None:
         "train_slope_t": train_trend.t,
         "gap_at_best": sign * float(val[best_raw] - train[best_raw]),
         "gap_last": sign * float(val[-1] - train[-1]),
+        "train_last": float(train[-1]),
+        "train_scale": ctx.scale(pair[0]),
         "epochs_since_best": int(epochs[-1]) - best_epoch,
         "smoothing": "running median of 3",
     }

@@ -26,8 +26,17 @@ import sys
 from dataclasses import dataclass
 
 from plateau_cli.diagnose.context import Context
-from plateau_cli.diagnose.series import SIGNIFICANT_T, Trend, held, noise_sigma, trend
-from plateau_cli.monitor import Mode, Monitor
+from plateau_cli.diagnose.series import (
+    SIGNIFICANT_T,
+    Trend,
+    best_position,
+    held,
+    improvement_positions,
+    noise_sigma,
+    trend,
+    wait_after,
+)
+from plateau_cli.monitor import Mode
 
 #: Epochs the noise is measured over: max(MIN_WINDOW, WINDOW_PATIENCES x patience).
 MIN_WINDOW = 20
@@ -118,10 +127,10 @@ def analyse(ctx: Context) -> Stall:
     n = len(curve)
     noise = noise_sigma(values[-min(n, max(MIN_WINDOW, WINDOW_PATIENCES * patience)) :])
     effective = _finite(max(min_delta, NOISE_MULTIPLE * noise))
-    robust = Monitor.for_metric(name, min_delta=effective, mode=mode)
-    confirmed = held(values, mode is Mode.MAX).tolist()
-    wait = robust.wait_after(confirmed)
-    improvements = robust.improvement_indices(confirmed)
+    higher = mode is Mode.MAX
+    confirmed = held(values, higher)
+    improvements = improvement_positions(confirmed, higher, effective)
+    wait = n if not improvements else n - 1 - improvements[-1]
     # The trend over at least TREND_MIN_EPOCHS (and the whole stretch since the last robust
     # improvement); the stretch alone must not be significantly flatter (a stall after a drop).
     window = min(n, max(wait + 1, patience + 1, TREND_MIN_EPOCHS))
@@ -138,7 +147,7 @@ def analyse(ctx: Context) -> Stall:
         and not flatter
         and gain * patience > max(min_delta, noise)
     )
-    best = ctx.monitor.best_index(values.tolist())
+    best = best_position(values, higher)
     enough = n > patience
     return Stall(
         metric=name,
@@ -146,7 +155,7 @@ def analyse(ctx: Context) -> Stall:
         epochs_seen=n,
         enough_epochs=enough,
         stalled=enough and wait >= patience and not improving,
-        keras_wait=ctx.monitor.wait_after(values.tolist()),
+        keras_wait=wait_after(values, higher, min_delta),
         wait=wait,
         noise=noise,
         effective_min_delta=effective,

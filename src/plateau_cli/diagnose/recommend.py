@@ -5,29 +5,41 @@ verdict's plan is the recommendation; the other findings add their strategies as
 and their actions after the verdict's own (without `stop` unless the run converged, and
 without `raise-lr` next to a strategy that lowers the learning rate).
 
-| verdict           | strategy  | alternatives       | actions                                    |
-|-------------------|-----------|--------------------|--------------------------------------------|
-| divergence        | lr-decay  |                    | restore-best (+ check-data/normalize early)|
-| no-learning       | none      |                    | check-data, normalize-inputs or            |
-|                   |           |                    | check-frozen (loss constant), raise-lr     |
-| chance-level      | none      |                    | check-data, normalize-inputs               |
-| majority-class    | none      |                    | rebalance, check-data                      |
-| overfitting       | augment   | lr-decay           | restore-best, regularize                   |
-| oscillation       | lr-decay  |                    | restore-best when the end is worse         |
-| underfitting      | widen     | lr-decay, unfreeze | check-frozen                               |
-| plateau, gap      | augment   | lr-decay           | regularize                                 |
-| plateau           | lr-decay  | widen, unfreeze    |                                            |
-| slow-convergence  | none      |                    | raise-lr (no resume strategy raises it)    |
-| converged         | none      |                    | stop                                       |
-| healthy           | none      |                    |                                            |
+| verdict            | strategy   | alternatives       | actions                                  |
+|--------------------|------------|--------------------|------------------------------------------|
+| divergence         | lr-decay   |                    | restore-best (+ check-data/normalize     |
+|                    |            |                    | when broken from the first epoch)        |
+| divergence, blown  | none       |                    | restart (lower rate), inspect            |
+| up then collapsed  |            |                    |                                          |
+| improper-loss      | none       |                    | check-data (loss vs targets), restart    |
+| no-learning        | none       |                    | check-data, normalize-inputs or          |
+|                    |            |                    | check-frozen, inspect (+ restart when    |
+|                    |            |                    | pinned at ln C, raise-lr when improving) |
+| chance-level       | none       |                    | check-data, normalize-inputs             |
+| majority-class     | rebalance  |                    | rebalance, check-data                    |
+| unnormalized-inputs| normalize  | lr-decay           | normalize-inputs                         |
+| overfitting        | regularize | augment, lr-decay  | restore-best, regularize                 |
+| overfitting, train | augment    | regularize,        | restore-best, regularize                 |
+| loss near 0        |            | lr-decay           |                                          |
+| oscillation        | lr-decay   |                    | restore-best when the end is worse       |
+| underfitting       | widen      | lr-decay, unfreeze | check-frozen                             |
+| plateau, gap       | augment    | lr-decay           | regularize                               |
+| plateau            | lr-decay   | widen, unfreeze    |                                          |
+| slow-convergence   | lr-find    |                    | raise-lr (never a lower rate)            |
+| converged          | none       |                    | stop                                     |
+| healthy            | none       |                    |                                          |
+
+`recommend(findings, stall)` is pure (findings in, one Recommendation out): `resume --strategy
+auto` can call it on the findings of `diagnose(history)` as its log-based decision.
 
 An oscillation followed by a stall can be dead ReLU units, which no learning rate revives
-(FINDINGS.md section 2); the reason then says how to count them.
+(FINDINGS.md section 2); the reason then says how to count them, and `revive` joins the
+alternatives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plateau_cli.diagnose.base import (
@@ -56,6 +68,12 @@ NORMALIZE = Action(
     ActionId.NORMALIZE_INPUTS,
     "Normalise the inputs (zero mean and unit variance per feature, pixels scaled to [0, 1]):"
     " unscaled inputs can stall or blow up training from the first epoch.",
+)
+INSPECT = Action(
+    ActionId.INSPECT,
+    "A log cannot show dead units, a frozen base or a bottleneck: `plateau-cli inspect MODEL"
+    " --data DATA` counts them, or let `resume MODEL --strategy auto` decide from the"
+    " checkpoint.",
 )
 REGULARIZE = Action(ActionId.REGULARIZE, "Regularise: dropout, weight decay or more training data.")
 CHECK_FROZEN = Action(
@@ -86,6 +104,12 @@ def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
     ):
         reason += DEAD_UNITS
     alternatives = list(main.alternatives)
+    if (
+        reason.endswith(DEAD_UNITS)
+        and S.REVIVE not in alternatives
+        and main.strategy is not S.REVIVE
+    ):
+        alternatives.append(S.REVIVE)
     actions = list(main.actions)
     for finding in findings[1:]:
         plan = _plan(finding, stall)
@@ -94,7 +118,7 @@ def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
         for action in plan.actions:
             if action.id is ActionId.STOP and main.strategy is not S.NONE:
                 continue
-            if action.id is ActionId.RAISE_LR and main.strategy is S.LR_DECAY:
+            if action.id is ActionId.RAISE_LR and main.strategy in (S.LR_DECAY, S.NONE):
                 continue
             if all(a.id is not action.id for a in actions):
                 actions.append(action)
@@ -112,6 +136,15 @@ def _restore(epoch: object, metric: object, value: object) -> Action:
 def _plan(finding: Finding, stall: Stall) -> _Plan:
     kind, ev = finding.kind, finding.evidence
     if kind is FindingKind.DIVERGENCE:
+        if ev.get("explosion_then_collapse"):
+            return _Plan(
+                S.NONE,
+                f"{finding.metric} exploded at epoch {ev.get('epoch')} and the model has sat at"
+                " chance since: the blow-up killed its units, so no resume strategy (and no"
+                " higher rate) brings it back; restart with a lower rate.",
+                (),
+                (_restart("a learning rate 10 times lower (and inputs at unit scale)"), INSPECT),
+            )
         actions: list[Action] = []
         if ev.get("restore_epoch") is not None:
             actions.append(_restore(ev["restore_epoch"], stall.metric, ev.get("restore_value")))
@@ -124,8 +157,44 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
             (),
             tuple(actions),
         )
+    if kind is FindingKind.IMPROPER_LOSS:
+        return _Plan(
+            S.NONE,
+            f"{finding.metric} falls below 0 without bound: the loss does not fit the targets"
+            " (labels outside what it expects, or a sign error), so every epoch only makes the"
+            " model worse at the real task. Fix the loss or the labels and restart.",
+            (),
+            (
+                Action(
+                    ActionId.CHECK_DATA,
+                    "Check that the loss matches the targets: binary cross-entropy needs labels"
+                    " in [0, 1], categorical cross-entropy class indices or one-hot rows, and no"
+                    " loss may be negated.",
+                ),
+                _restart("the loss matched to the targets"),
+            ),
+        )
+    if kind is FindingKind.UNNORMALIZED_INPUTS:
+        return _Plan(
+            S.NORMALIZE,
+            f"The first {finding.metric} ({_num(ev.get('first_value'))}) is far above what an"
+            " untrained classifier scores: the inputs are far from unit scale, which stalls or"
+            " destabilises training. Normalise them.",
+            (S.LR_DECAY,),
+            (NORMALIZE,),
+        )
     if kind is FindingKind.NO_LEARNING:
-        actions = [CHECK_DATA, CHECK_FROZEN if ev.get("constant") else NORMALIZE]
+        actions = [CHECK_DATA, CHECK_FROZEN if ev.get("constant") else NORMALIZE, INSPECT]
+        at_chance = ev.get("best_over_chance")
+        if not ev.get("constant") and isinstance(at_chance, float) and at_chance >= 0.97:
+            # Moving, yet pinned at ln C: the gradient does not reach the early layers.
+            actions.append(
+                _restart(
+                    "ReLU activations and He initialisation (or batch normalisation) in place of"
+                    " a deep sigmoid/tanh stack, if that is what the model is: a loss pinned at"
+                    " ln C that still moves is vanishing gradients"
+                )
+            )
         if ev.get("improving_significantly"):
             actions.append(_raise_lr(ev.get("slope_per_epoch")))
         return _Plan(
@@ -150,20 +219,35 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
             f" {ev.get('frozen_value')} is the share of the one class the model predicts.",
         )
         return _Plan(
-            S.NONE,
-            "The model predicts one class for everything; no resume strategy changes that until"
-            " the class balance or the labels do.",
+            S.REBALANCE,
+            "The model predicts one class for everything: resume with the classes rebalanced"
+            " (class weights), or fix the labels if the balance is not the cause.",
             (),
             (rebalance, CHECK_DATA),
         )
     if kind is FindingKind.OVERFITTING:
+        since = (
+            f"Validation loss ends at {_num(ev.get('ratio'))}x the training loss"
+            if ev.get("route")
+            else f"Validation has worsened since epoch {ev.get('best_epoch')} while training"
+            " kept improving"
+        )
+        actions = (_restore(ev.get("best_epoch"), finding.metric, ev.get("best_value")), REGULARIZE)
+        if _memorised(ev):
+            return _Plan(
+                S.AUGMENT,
+                f"{since}, and the training loss is near zero: the model has memorised its"
+                " training set, so augmentation strong enough to lift the training loss off zero"
+                " brings back a training signal; resume from the best epoch.",
+                (S.REGULARIZE, S.LR_DECAY),
+                actions,
+            )
         return _Plan(
-            S.AUGMENT,
-            f"Validation has worsened since epoch {ev.get('best_epoch')} while training kept"
-            " improving: augmentation strong enough to lift the training loss off zero brings"
-            " back a training signal; resume from the best epoch.",
-            (S.LR_DECAY,),
-            (_restore(ev.get("best_epoch"), finding.metric, ev.get("best_value")), REGULARIZE),
+            S.REGULARIZE,
+            f"{since}: resume from the best epoch with regularisation (weight decay, dropout);"
+            " the training loss is not near zero, so augmentation is not what it lacks.",
+            (S.AUGMENT, S.LR_DECAY),
+            actions,
         )
     if kind is FindingKind.OSCILLATION:
         actions = []
@@ -213,9 +297,9 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
     if kind is FindingKind.SLOW_CONVERGENCE:
         return _Plan(
-            S.NONE,
-            "Gains are steady but tiny: the learning rate looks too low. No resume strategy"
-            " raises it (lr-decay lowers it), so continue training with a larger one.",
+            S.LR_FIND,
+            "Gains are steady but tiny: the learning rate looks too low. A learning-rate range"
+            " test from the checkpoint finds a larger one that still trains stably.",
             (),
             (_raise_lr(ev.get("slope_second_half")),),
         )
@@ -228,6 +312,25 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
         return _Plan(S.NONE, "The model has converged: low training loss, small gap.", (), (stop,))
     return _Plan(S.NONE, "Still improving: let it train; nothing to change yet.")
+
+
+#: Overfitting with the training loss below this share of its scale (ln C or the first loss) is
+#: memorisation: augmentation, strong enough to lift it off zero, is then indicated.
+MEMORISED = 0.05
+
+
+def _memorised(ev: Mapping[str, object]) -> bool:
+    last, scale = ev.get("train_last"), ev.get("train_scale")
+    if not isinstance(last, float) or not isinstance(scale, float) or scale <= 0:
+        return False
+    return 0.0 <= last <= MEMORISED * scale
+
+
+def _restart(change: str) -> Action:
+    return Action(
+        ActionId.RESTART,
+        f"Restart from scratch with {change}: resuming this checkpoint keeps what broke it.",
+    )
 
 
 def _raise_lr(slope: object) -> Action:

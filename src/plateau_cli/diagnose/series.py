@@ -63,13 +63,23 @@ def held(values: np.ndarray, higher_is_better: bool) -> np.ndarray:
 
 
 def centered_median(values: np.ndarray, width: int = 5) -> np.ndarray:
-    """Centred running median (shrinking at the ends): the local level around each epoch."""
+    """Centred running median (shrinking at the ends): the local level around each epoch.
+
+    Vectorised over the interior (one sliding-window median), so a million-step log costs a
+    fraction of a second; only the `width // 2` points at each end take a shorter window.
+    """
     values = np.asarray(values, dtype=float)
     n = values.shape[0]
     half = width // 2
-    return np.array(
-        [np.median(values[max(0, t - half) : min(n, t + half + 1)]) for t in range(n)], dtype=float
-    )
+    if n == 0 or half == 0:
+        return values.copy()
+    out = np.empty(n)
+    if n > 2 * half:
+        windows = np.lib.stride_tricks.sliding_window_view(values, 2 * half + 1)
+        out[half : n - half] = np.median(windows, axis=1)
+    for t in sorted(set(range(min(half, n))) | set(range(max(0, n - half), n))):
+        out[t] = np.median(values[max(0, t - half) : min(n, t + half + 1)])
+    return out
 
 
 def theil_sen(values: np.ndarray, x: np.ndarray | None = None) -> float:
@@ -147,3 +157,56 @@ def tail_level(values: np.ndarray, width: int = SMOOTHING_WIDTH) -> float:
     """The level at the end of a series: the median of its last `width` values."""
     y = np.asarray(values, dtype=float)
     return float(np.median(y[-width:])) if y.shape[0] else math.nan
+
+
+def best_position(values: np.ndarray, higher_is_better: bool) -> int | None:
+    """Position of the best finite value (the first on ties), or None: `Monitor.best_index`
+    without the Python loop, so a million-step log costs milliseconds."""
+    x = np.asarray(values, dtype=float)
+    finite = np.isfinite(x)
+    if not finite.any():
+        return None
+    fill = -np.inf if higher_is_better else np.inf
+    masked = np.where(finite, x, fill)
+    return int(np.argmax(masked) if higher_is_better else np.argmin(masked))
+
+
+def improvement_positions(
+    values: np.ndarray, higher_is_better: bool, min_delta: float
+) -> list[int]:
+    """Positions where the value beat the best so far by more than `min_delta`, exactly as
+    `Monitor.improvement_indices` counts them (Keras' EarlyStopping reference).
+
+    Every such improvement is a strict new running best (it beats the reference, which beats
+    everything before it), so only those candidates are walked in Python.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.shape[0] == 0:
+        return []
+    signed = np.where(np.isfinite(x), -x if higher_is_better else x, np.inf)
+    previous = np.minimum.accumulate(np.concatenate(([np.inf], signed[:-1])))
+    candidates = np.flatnonzero(np.isfinite(signed) & (signed < previous))
+    out: list[int] = []
+    reference = math.inf
+    for i in candidates.tolist():
+        v = float(signed[i])
+        if not math.isfinite(reference) or v < reference - min_delta:
+            out.append(i)
+            reference = v
+    return out
+
+
+def wait_after(values: np.ndarray, higher_is_better: bool, min_delta: float) -> int:
+    """Epochs since the last improvement: Keras' `wait` counter at the end of `values`."""
+    n = int(np.asarray(values).shape[0])
+    last = improvement_positions(values, higher_is_better, min_delta)
+    return n if not last else n - 1 - last[-1]
+
+
+def common_positions(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`np.intersect1d(a, b, return_indices=True)` for sorted epoch arrays, without its sort
+    when both already hold the same epochs (the usual case: a million-row log pays nothing)."""
+    if a.shape == b.shape and np.array_equal(a, b):
+        positions = np.arange(a.shape[0])
+        return a, positions, positions
+    return np.intersect1d(a, b, return_indices=True)

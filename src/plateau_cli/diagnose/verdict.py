@@ -20,8 +20,13 @@ from __future__ import annotations
 
 from plateau_cli.diagnose import (
     chance_level,
+    collapse,
     divergence,
     fit_state,
+    flat_accuracy,
+    gap,
+    improper_loss,
+    input_scale,
     majority_class,
     no_learning,
     oscillation,
@@ -35,9 +40,11 @@ from plateau_cli.diagnose.plateau import Stall
 
 PRIORITY: tuple[FindingKind, ...] = (
     FindingKind.DIVERGENCE,
+    FindingKind.IMPROPER_LOSS,
     FindingKind.NO_LEARNING,
     FindingKind.CHANCE_LEVEL,
     FindingKind.MAJORITY_CLASS,
+    FindingKind.UNNORMALIZED_INPUTS,
     FindingKind.OVERFITTING,
     FindingKind.OSCILLATION,
     FindingKind.UNDERFITTING,
@@ -51,6 +58,7 @@ PRIORITY: tuple[FindingKind, ...] = (
 EXPLAINS_STALL = frozenset(
     {
         FindingKind.DIVERGENCE,
+        FindingKind.IMPROPER_LOSS,
         FindingKind.NO_LEARNING,
         FindingKind.CHANCE_LEVEL,
         FindingKind.MAJORITY_CLASS,
@@ -58,13 +66,55 @@ EXPLAINS_STALL = frozenset(
     }
 )
 
+_BROKEN = frozenset(FindingKind) - {FindingKind.HEALTHY, FindingKind.CONVERGED}
+#: What each cause explains: the verdict is the cause, these findings its symptoms.
+CAUSES: dict[FindingKind, frozenset[FindingKind]] = {
+    FindingKind.DIVERGENCE: _BROKEN - {FindingKind.DIVERGENCE},
+    FindingKind.IMPROPER_LOSS: _BROKEN - {FindingKind.IMPROPER_LOSS},
+    FindingKind.NO_LEARNING: frozenset(
+        {FindingKind.CHANCE_LEVEL, FindingKind.PLATEAU, FindingKind.UNDERFITTING}
+    ),
+    FindingKind.CHANCE_LEVEL: frozenset(
+        {FindingKind.PLATEAU, FindingKind.UNDERFITTING, FindingKind.OVERFITTING}
+    ),
+    FindingKind.MAJORITY_CLASS: frozenset(
+        {
+            FindingKind.OVERFITTING,
+            FindingKind.PLATEAU,
+            FindingKind.UNDERFITTING,
+            FindingKind.NO_LEARNING,
+            FindingKind.CHANCE_LEVEL,
+            FindingKind.OSCILLATION,
+        }
+    ),
+    FindingKind.UNNORMALIZED_INPUTS: frozenset(
+        {
+            FindingKind.OSCILLATION,
+            FindingKind.OVERFITTING,
+            FindingKind.PLATEAU,
+            FindingKind.UNDERFITTING,
+            FindingKind.SLOW_CONVERGENCE,
+        }
+    ),
+    FindingKind.OVERFITTING: frozenset({FindingKind.PLATEAU, FindingKind.OSCILLATION}),
+}
+
+
+def explained(findings: list[Finding]) -> tuple[FindingKind, ...]:
+    """The kinds among the other findings that the verdict (the first) explains."""
+    causes = CAUSES.get(findings[0].kind, frozenset())
+    return tuple(f.kind for f in findings[1:] if f.kind in causes)
+
 
 def find_all(ctx: Context) -> tuple[list[Finding], Stall]:
     """Every finding, in priority order (never empty: `healthy` when nothing else)."""
+    diverged = divergence.detect(ctx) or collapse.detect(ctx)
     found = [
         f
         for f in (
-            divergence.detect(ctx),
+            diverged,
+            improper_loss.detect(ctx),
+            input_scale.detect(ctx),
             no_learning.detect(ctx),
             chance_level.detect(ctx),
             majority_class.detect(ctx),
@@ -82,6 +132,12 @@ def find_all(ctx: Context) -> tuple[list[Finding], Stall]:
             slow = slow_convergence.detect(ctx, stall)
             if slow is not None:
                 found.append(slow)
+    if not any(f.actionable for f in found):
+        # A run the stall rules call fine can still be far from it: a validation loss many
+        # times the training loss, or accuracies flat far below a good fit.
+        late = gap.detect(ctx) or flat_accuracy.detect(ctx)
+        if late is not None:
+            found.append(late)
     if not found:
         found.append(_healthy(ctx, stall))
     found.sort(key=lambda f: PRIORITY.index(f.kind))

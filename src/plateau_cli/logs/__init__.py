@@ -14,7 +14,9 @@ import struct
 from pathlib import Path
 
 from plateau_cli.errors import BadInputError, CorruptFileError, PlateauError, UnknownFormatError
+from plateau_cli.logs._encoding import temporary_directory, transcoded, utf16_encoding
 from plateau_cli.logs._errors import no_epochs
+from plateau_cli.logs._not_a_log import refuse_non_logs
 from plateau_cli.logs.base import SNIFF_BYTES, LogRead, LogReader
 from plateau_cli.registry import LOG_READERS, load
 from plateau_cli.special_files import refuse_special
@@ -67,12 +69,33 @@ def read_log(path: Path, run: str | None = None) -> LogRead:
             filter(None, [note, f"--run {run!r} applies to TensorBoard runs only: ignored"])
         )
         run = None
-    format_name = detect_format(path)
-    result = _checked(path, format_name, run)
+    head = _head(path)
+    encoding = utf16_encoding(head)
+    if encoding is not None:
+        with temporary_directory() as workdir:
+            copy = transcoded(path, encoding, workdir)
+            try:
+                result = _checked(copy, detect_format(copy), run)
+            except PlateauError as exc:  # name the user's file, not the temporary copy
+                raise type(exc)(str(exc).replace(str(copy), str(path))) from None
+        result = dataclasses.replace(result, path=path)
+        note = "; ".join(filter(None, [note, f"read as {encoding.upper()} text"]))
+    else:
+        refuse_non_logs(path, head)
+        format_name = detect_format(path)
+        result = _checked(path, format_name, run)
     if note:
         history = dataclasses.replace(result.history, notes=(note, *result.history.notes))
         result = dataclasses.replace(result, history=history)
     return result
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
 def detect_format(path: Path) -> str:

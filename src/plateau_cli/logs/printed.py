@@ -23,7 +23,44 @@ from plateau_cli.logs._text import NUMBER, decode, read_bytes, split_lines, stri
 from plateau_cli.logs.base import LogRead, LogReader
 from plateau_cli.names import canonical_name
 
-_EPOCH = re.compile(r"\bepoch\b\s*[:#=]?\s*\[?\s*(\d{1,9})(?![\d.])(?:\s*/\s*\d+)?\s*\]?", re.I)
+_EPOCH = re.compile(
+    r"(?:\b(?:epoch|[ée]poque|epoche|[ée]poca|эпоха)\b|第)\s*[:#=]?\s*\[?\s*(\d{1,9})(?![\d.])"
+    r"(?:\s*/\s*\d+)?\s*\]?(?:\s*[轮回]|\s*epoch)?",
+    re.I,
+)
+#: pytorch/examples' evaluation line, printed after each epoch's training lines:
+#: `Test set: Average loss: 0.0341, Accuracy: 9887/10000 (99%)`.
+_TEST_SET = re.compile(
+    rf"\b(?:test|validation|val)\s+set:\s*average\s+loss:\s*({NUMBER}),\s*accuracy:\s*"
+    r"(\d+(?:\.\d*)?)\s*/\s*(\d+)",
+    re.I,
+)
+#: Metric names in other languages, by their last word: mapped to the names we know.
+_TRANSLATED = {
+    "perte": "loss",
+    "précision": "accuracy",
+    "precision": "precision",
+    "exactitude": "accuracy",
+    "verlust": "loss",
+    "genauigkeit": "accuracy",
+    "pérdida": "loss",
+    "precisión": "accuracy",
+    "exactitud": "accuracy",
+    "perdita": "loss",
+    "accuratezza": "accuracy",
+    # CamelCase run together (`TrainLoss=1.87 ValAcc=60.9%`): no separator to split on.
+    "trainloss": "loss",
+    "trainacc": "accuracy",
+    "trainaccuracy": "accuracy",
+    "valloss": "val_loss",
+    "valacc": "val_accuracy",
+    "valaccuracy": "val_accuracy",
+}
+#: Lines about checkpoints repeat an earlier epoch's numbers (`Loaded best model (epoch=20,
+#: val_loss=1.05)`) long after it: they report, they do not train, so they are skipped.
+_CHECKPOINT_LINE = re.compile(
+    r"\b(?:checkpoint|saved|saving|loaded|loading|best model|restor(?:e|ed|ing))\b", re.I
+)
 _STEP = re.compile(
     r"\b(?:step|batch|iter|iteration)\b\s*[:#=]?\s*\[?\s*(\d{1,12})(?![\d.])(?:\s*/\s*\d+)?\s*\]?",
     re.I,
@@ -51,6 +88,8 @@ def parse_line(line: str) -> tuple[int, int | None, dict[str, float]] | None:
     if len(line) > MAX_LINE:
         return None
     line = strip_ansi(line).replace("'", "").replace('"', "")
+    if _CHECKPOINT_LINE.search(line):
+        return None
     epoch = _EPOCH.search(line)
     if epoch is None:
         return None
@@ -66,7 +105,8 @@ def parse_line(line: str) -> tuple[int, int | None, dict[str, float]] | None:
             continue
         value = to_float(token)
         if value is not None:
-            values[name.strip()] = value
+            label = name.strip()
+            values[_TRANSLATED.get(label.lower(), label)] = value
     if not values:
         return None
     return int(epoch.group(1)), int(step.group(1)) if step else None, values
@@ -78,7 +118,7 @@ class PrintedLinesReader(LogReader):
     @classmethod
     def sniff(cls, path: Path, head: bytes) -> bool:
         lines = [ln for ln in split_lines(decode(head)) if ln.strip()]
-        hits = sum(1 for ln in lines[:400] if parse_line(ln) is not None)
+        hits = sum(1 for ln in lines[:400] if parse_line(ln) is not None or _TEST_SET.search(ln))
         return hits >= _MIN_LINES or (hits == 1 and len(lines) <= _MIN_LINES + 1)
 
     def read(self, path: Path, run: str | None = None) -> LogRead:
@@ -90,11 +130,24 @@ class PrintedLinesReader(LogReader):
         builder = HistoryBuilder()
         last_no = max((i for i, ln in enumerate(lines, 1) if ln.strip()), default=0)
         cut = not data.endswith((b"\n", b"\r"))
+        last_epoch: int | None = None
+        evaluations = 0
         for line_no, line in enumerate(lines, start=1):
+            test = _TEST_SET.search(line) if len(line) <= MAX_LINE else None
+            if test is not None and last_epoch is not None:
+                correct, total = float(test.group(2)), float(test.group(3))
+                loss = to_float(test.group(1))
+                if loss is not None and total > 0:
+                    rows.add(
+                        last_epoch, {"val_loss": loss, "val_accuracy": correct / total}, line_no
+                    )
+                    evaluations += 1
+                continue
             parsed = parse_line(line)
             if parsed is None:
                 continue
             epoch, step, values = parsed
+            last_epoch = epoch
             if cut and line_no == last_no and self._looks_cut(rows, step_values, values, step):
                 builder.note(f"line {line_no} cut off (training still running?): skipped")
                 continue
@@ -105,6 +158,11 @@ class PrintedLinesReader(LogReader):
             step_epochs.append(epoch)
             for name, value in values.items():
                 step_values.setdefault(name, []).append((index, epoch, value))
+        if evaluations:
+            builder.note(
+                f"{evaluations} 'Test set: Average loss ..., Accuracy ...' line(s) read as"
+                " val_loss and val_accuracy of the epoch printed before them"
+            )
         rows.into(builder)
         if step_values:
             epoch_level = {canonical_name(n) for row in rows.rows.values() for n in row}

@@ -30,6 +30,8 @@ SEVERITY_ICON = {Severity.INFO: "âœ“", Severity.WARNING: "!", Severity.ERROR: "â
 TRAIN_STYLE, VAL_STYLE = "cyan", "magenta"
 CHART_HEIGHT = 8
 MAX_CHART_WIDTH = 72
+#: Long curves are thinned to the extremes of this many buckets before drawing.
+THIN_BUCKETS = 500
 #: Evidence entries shown per finding in the table (the JSON has them all).
 MAX_EVIDENCE = 12
 
@@ -56,6 +58,16 @@ def render_diagnosis(
     )
     verdict.append(primary.summary)
     console.print(verdict)
+    if diagnosis.explains:
+        shown = ", ".join(k.value for k in diagnosis.explains)
+        console.print(Text(f"  This also explains the other findings: {shown}.", style="dim"))
+    if diagnosis.confidence_reason:
+        console.print(
+            Text(
+                f"  Confidence {diagnosis.confidence.value}: {diagnosis.confidence_reason}.",
+                style="yellow",
+            )
+        )
     console.print()
 
     marks = [Mark(m.epoch, m.letter, m.meaning) for m in markers(diagnosis)]
@@ -97,8 +109,35 @@ def _pair(history: RunHistory, base: str) -> list[Line]:
     for name, style in ((base, TRAIN_STYLE), (validation_name(base), VAL_STYLE)):
         series = history.get(name)
         if series is not None and np.isfinite(series.values).any():
-            lines.append(Line(name, series.index, series.values, style))
+            lines.append(Line(name, *_thin(series.index, series.values), style))
     return lines
+
+
+def _thin(epochs: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~2 x THIN_BUCKETS points: the lowest and highest of each bucket of epochs.
+
+    The chart is a few hundred dots wide, so a million-step curve drawn point by point only
+    costs time; keeping each bucket's extremes keeps every spike and NaN gap visible.
+    """
+    n = int(values.shape[0])
+    if n <= 2 * THIN_BUCKETS:
+        return epochs, values
+    size = -(-n // THIN_BUCKETS)
+    pad = size * THIN_BUCKETS - n
+    finite = np.isfinite(values)
+    low = np.concatenate((np.where(finite, values, np.inf), np.full(pad, np.inf)))
+    high = np.concatenate((np.where(finite, values, -np.inf), np.full(pad, -np.inf)))
+    starts = np.arange(THIN_BUCKETS) * size
+    keep = np.concatenate(
+        (
+            starts + low.reshape(THIN_BUCKETS, size).argmin(axis=1),
+            starts + high.reshape(THIN_BUCKETS, size).argmax(axis=1),
+            np.flatnonzero(~finite),
+            [0, n - 1],  # the axis spans the whole run
+        )
+    )
+    keep = np.unique(keep[keep < n])
+    return epochs[keep], values[keep]
 
 
 def _findings_table(findings: tuple[Finding, ...]) -> Table:
