@@ -4,9 +4,10 @@ A learning rate far too high can throw the loss to 1e11 in the first epoch; the 
 the units (every ReLU dead, or saturated logits), and the loss then sits at ln C with a frozen
 accuracy. Read alone, the flat end looks like no-learning, whose advice (raise the rate) is the
 opposite of the cure. Rule, on the training loss (else validation loss): its peak within the
-first EARLY epochs is at least PEAK_FACTOR x the level of its last TAIL epochs, and after the
-peak the loss stays flat (relative spread below FLAT) at a level within CHANCE_BAND of ln C
-when C is known, or with an accuracy frozen (spread below ACC_FLAT) below LOW_ACCURACY.
+first EARLY epochs is at least PEAK_FACTOR x the level of its last TAIL epochs; from two epochs
+after the peak the loss never strays by more than that level (AFTER_SPREAD), and its last TAIL
+epochs are flat (spread below FLAT of the level), at a level within CHANCE_BAND of ln C when C
+is known, or with an accuracy frozen (spread below ACC_FLAT) below LOW_ACCURACY.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EARLY = 3
 TAIL = 5
 PEAK_FACTOR = 10.0
 FLAT = 0.1
+AFTER_SPREAD = 1.0
 CHANCE_BAND = 0.25
 ACC_FLAT = 0.03
 #: A frozen accuracy counts as collapsed only below this (a model frozen at 99 % learned).
@@ -39,7 +41,7 @@ def detect(ctx: Context) -> Finding | None:
         if not (level > 0 and peak >= PEAK_FACTOR * level):
             continue
         after = v[peak_at + 2 :]
-        if after.size < TAIL or float(np.ptp(after)) > FLAT * max(level, 1e-12) * 10:
+        if after.size < TAIL or float(np.ptp(after)) > AFTER_SPREAD * level:
             continue
         if float(np.ptp(tail)) > FLAT * level:
             continue

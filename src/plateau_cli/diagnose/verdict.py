@@ -1,8 +1,9 @@
 """Run the detectors, drop the findings another one explains, and pick the verdict.
 
 Priority (the verdict is the first kind found, and findings are listed in this order):
-divergence > no-learning > chance-level > majority-class > overfitting > oscillation >
-underfitting > plateau > slow-convergence > converged > healthy.
+divergence (incl. an explosion followed by a collapse) > improper-loss > no-learning >
+chance-level > majority-class > unnormalized-inputs > overfitting > oscillation > underfitting >
+plateau > slow-convergence > converged > healthy.
 
 The order runs from "the run is broken" to "the run is fine": a NaN makes every other symptom
 moot; a model that learned nothing (or only the majority class) makes any talk of capacity or
@@ -14,6 +15,11 @@ Explained findings are dropped: once divergence, no-learning, chance-level, majo
 overfitting is found, the stall of the monitored metric is a consequence, not a second
 diagnosis, so no plateau/underfitting/converged/slow-convergence finding is added; nor is
 slow-convergence (learning rate too low) next to an oscillation (too high).
+
+A run can have several problems: the verdict is the cause, and `explained` names the other
+findings it accounts for (CAUSES), which the JSON lists as `explains`. Two late checks run only
+where nothing actionable was found: a validation loss many times the training loss (gap.py)
+and accuracies flat far below a good fit (flat_accuracy.py).
 """
 
 from __future__ import annotations
