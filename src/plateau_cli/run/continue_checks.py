@@ -10,6 +10,7 @@ line: the report says what the run used, it does not grant the right to run it.
 
 from __future__ import annotations
 
+import ast
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -187,6 +188,17 @@ def inside(out_dir: Path, name: str | Path, what: str) -> Path:
     return out_dir / candidate
 
 
+def _factory_arg(key: str, value: Any) -> str:
+    """`key=value` as the user would type it: strings bare unless they would read back as
+    another literal (`"32"`), everything else in Python's spelling (parse_factory_args)."""
+    if isinstance(value, str):
+        try:
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return f"{key}={value}"
+    return f"{key}={value!r}"
+
+
 @dataclass(frozen=True)
 class GivenAgain:
     """What the user named on the `--continue` command line (None: not given)."""
@@ -219,7 +231,7 @@ def grant(out_dir: Path, request: Mapping[str, Any], given: GivenAgain) -> Grant
     missing: list[tuple[str, str]] = []
     if factory and given.model_factory is None:
         missing.append(("--model-factory", factory))
-        missing += [("--factory-arg", f"{k}={v!r}") for k, v in args.items()]
+        missing += [("--factory-arg", _factory_arg(k, v)) for k, v in args.items()]
     if looks_like_entry_point(data) and given.data is None:
         missing.append(("--data", data))
     if missing:
