@@ -51,6 +51,17 @@ from plateau_cli.cli.strategy_options import (
     TrainBnOpt,
     UnitsOpt,
 )
+from plateau_cli.cli.strategy_options import (
+    DropoutOpt,
+    EndLrOpt,
+    InitScaleOpt,
+    PickOpt,
+    SmoothingOpt,
+    StartLrOpt,
+    StepsOpt,
+    ToleranceOpt,
+    WeightDecayOpt,
+)
 from plateau_cli.errors import ExitStatus, UsageError
 
 
@@ -183,6 +194,15 @@ def resume(
     copies: CopiesOpt = None,
     bake: BakeOpt = False,
     lr_mult: LrMultOpt = None,
+    start_lr: StartLrOpt = None,
+    end_lr: EndLrOpt = None,
+    steps: StepsOpt = None,
+    pick: PickOpt = None,
+    smoothing: SmoothingOpt = None,
+    tolerance: ToleranceOpt = None,
+    init_scale: InitScaleOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    dropout: DropoutOpt = None,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -247,6 +267,15 @@ def resume(
             "copies": copies,
             "bake": bake or None,
             "lr_mult": lr_mult,
+            "start_lr": start_lr,
+            "end_lr": end_lr,
+            "steps": steps,
+            "pick": pick,
+            "smoothing": smoothing,
+            "tolerance": tolerance,
+            "init_scale": init_scale,
+            "weight_decay": weight_decay,
+            "dropout": dropout,
         }.items()
         if v is not None
     }
