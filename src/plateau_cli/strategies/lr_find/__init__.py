@@ -16,6 +16,7 @@ frozen base (unfreeze), or overfitting (augment, regularize).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -111,7 +112,7 @@ def find_rate(
     smoothed = curve.smooth(losses)
     lrs = planned[: len(losses)]
     # The last point may be the non-finite one that stopped the test: leave it out of the pick.
-    finite = [i for i, v in enumerate(smoothed) if v == v and abs(v) != float("inf")]
+    finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
     kept = finite[-1] + 1 if finite else 0
     return {
         "start": start,

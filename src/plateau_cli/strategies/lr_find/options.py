@@ -34,12 +34,15 @@ class LrFindOptions:
         for flag, value in (("--start-lr", self.start_lr), ("--end-lr", self.end_lr)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise UsageError(f"{flag} must be a positive number. Received: {value}")
-        if self.start_lr is not None and self.end_lr is not None:
-            if self.end_lr <= self.start_lr * 10:
-                raise UsageError(
-                    f"--end-lr {self.end_lr:g} must be at least 10x --start-lr"
-                    f" {self.start_lr:g}: the test needs a range to find a rate in"
-                )
+        if (
+            self.start_lr is not None
+            and self.end_lr is not None
+            and self.end_lr <= self.start_lr * 10
+        ):
+            raise UsageError(
+                f"--end-lr {self.end_lr:g} must be at least 10x --start-lr"
+                f" {self.start_lr:g}: the test needs a range to find a rate in"
+            )
         if not 10 <= self.steps <= 1000:
             raise UsageError(f"--steps must be between 10 and 1000. Received: {self.steps}")
 

@@ -53,7 +53,8 @@ def apply(
     w, b = fold(raw[0], raw[1], kernel_mean, kernel_std)
     stats = _stat_tensors(mean, std, conv, x.ndim, layer.weight)
     _set(layer, w, b)
-    hook = model.register_forward_pre_hook(_standardise(*stats))
+    standardise = _standardise(*stats)
+    hook = model.register_forward_pre_hook(standardise)
     after = _outputs(model, val)
     change, spread = common.max_change(before, after)
     try:
@@ -64,7 +65,7 @@ def apply(
         raise
     for param in layer.parameters():
         handle.optimizer.state.pop(param, None)
-    _unfold_when_saving(handle, layer, kernel_mean, kernel_std)
+    _unfold_when_saving(handle, layer, kernel_mean, kernel_std, [hook], standardise)
     return common.summary(name, "a forward pre-hook", mean, std, change)
 
 
@@ -105,19 +106,27 @@ def _standardise(mean: torch.Tensor, std: torch.Tensor) -> Any:
 
 
 def _unfold_when_saving(
-    handle: TorchHandle, layer: torch.nn.Module, mean: np.ndarray, std: np.ndarray
+    handle: TorchHandle,
+    layer: torch.nn.Module,
+    mean: np.ndarray,
+    std: np.ndarray,
+    hooks: list[Any],
+    standardise: Any,
 ) -> None:
-    """The checkpoint holds raw-scale weights; training goes on with the folded ones."""
+    """The checkpoint holds raw-scale weights and no hook (a pickled module too); training
+    goes on with the folded ones and the hook."""
     save = handle.save
 
     def save_raw(path: Path, *, epochs_done: int) -> None:
         folded = (layer.weight.detach().cpu().numpy().copy(), _bias(layer))
         assert folded[1] is not None  # fold always leaves a bias
         _set(layer, *unfold(folded[0], folded[1], mean, std))
+        hooks.pop().remove()
         try:
             save(path, epochs_done=epochs_done)
         finally:
             _set(layer, *folded)
+            hooks.append(handle.model.register_forward_pre_hook(standardise))
 
     handle.save = save_raw  # type: ignore[method-assign]
 
