@@ -139,7 +139,9 @@ def test_revive_keeps_the_outputs_where_the_units_were_dead() -> None:
     assert np.all(c2[:, dead] == 0)
     # alive units untouched
     alive = [i for i in range(8) if i not in dead]
-    assert np.array_equal(k2[alive], kernel[alive]) and np.array_equal(c2[:, alive], consumer[:, alive])
+    assert np.array_equal(k2[alive], kernel[alive]) and np.array_equal(
+        c2[:, alive], consumer[:, alive]
+    )
 
 
 @pytest.mark.parametrize(
