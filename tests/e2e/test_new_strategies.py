@@ -83,7 +83,8 @@ def test_torch_revive_revives_the_dead_units(torch_models, datasets, tmp_path) -
         torch_models["dead"], "revive", datasets["imbalanced"], tmp_path / "o", "--trust-pickle"
     )
     revived = report["strategy"]["details"]["revived"]
-    assert revived[0]["dead"] >= 12 and revived[0]["units"] == 16
+    assert revived[0]["dead"] >= 12
+    assert revived[0]["units"] == 16
     # function kept on validation (up to float32 rounding where a dead unit wakes on val data)
     assert report["strategy"]["details"]["max_abs_output_change"] < 1e-4
 
@@ -93,7 +94,8 @@ def test_torch_normalize_keeps_the_function_and_writes_raw_scale(
 ) -> None:
     import torch
 
-    report = _resume(torch_models["plain"], "normalize", datasets["raw"], tmp_path / "o", "--trust-pickle", "--lr", "1e-30")  # fmt: skip
+    model, raw = torch_models["plain"], datasets["raw"]
+    report = _resume(model, "normalize", raw, tmp_path / "o", "--trust-pickle", "--lr", "1e-30")
     change = report["strategy"]["details"]["max_abs_output_change"]
     assert change < 1e-3
     written = torch.load(tmp_path / "o" / "model.pt", weights_only=False)
@@ -171,7 +173,8 @@ def test_keras_rebalance(keras_models, datasets, tmp_path) -> None:
 def test_keras_revive(keras_models, datasets, tmp_path) -> None:
     report = _resume(keras_models["dead"], "revive", datasets["imbalanced"], tmp_path / "o")
     revived = report["strategy"]["details"]["revived"]
-    assert revived[0]["layer"] == "hidden" and revived[0]["dead"] >= 12
+    assert revived[0]["layer"] == "hidden"
+    assert revived[0]["dead"] >= 12
     assert report["strategy"]["details"]["max_abs_output_change"] < 1e-4
 
 

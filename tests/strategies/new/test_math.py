@@ -21,7 +21,8 @@ from plateau_cli.strategies.revive.arithmetic import consumer_inputs, revive_arr
 
 def test_rates_are_log_spaced_from_start_to_end() -> None:
     lrs = curve.rates(1e-4, 1.0, 5)
-    assert lrs[0] == pytest.approx(1e-4) and lrs[-1] == pytest.approx(1.0)
+    assert lrs[0] == pytest.approx(1e-4)
+    assert lrs[-1] == pytest.approx(1.0)
     assert np.allclose(np.diff(np.log10(lrs)), 1.0)
 
 
@@ -34,10 +35,12 @@ def test_min10_picks_a_tenth_of_the_lowest_point() -> None:
     # a U-shaped curve in log(lr) with its minimum at lr 0.1
     losses = [1.0 + (math.log10(lr) + 1) ** 2 / 10 for lr in lrs]
     s = curve.suggest(lrs, losses, Pick.MIN10)
-    assert s is not None and s.min_lr == pytest.approx(0.1, rel=0.05)
+    assert s is not None
+    assert s.min_lr == pytest.approx(0.1, rel=0.05)
     assert s.lr == pytest.approx(0.01, rel=0.05)
     steep = curve.suggest(lrs, losses, Pick.STEEPEST)
-    assert steep is not None and steep.lr < s.min_lr
+    assert steep is not None
+    assert steep.lr < s.min_lr
 
 
 def test_a_flat_or_rising_curve_suggests_nothing() -> None:
@@ -104,13 +107,15 @@ def test_fold_keeps_the_function_and_unfold_inverts_it(spatial: tuple[int, ...])
     folded = np.tensordot(z, w, axes=axes) + b
     assert np.max(np.abs(raw - folded)) < 1e-8 * np.max(np.abs(raw))
     back_w, back_b = unfold(w, b, mean, std)
-    assert np.allclose(back_w, kernel) and np.allclose(back_b, bias)
+    assert np.allclose(back_w, kernel)
+    assert np.allclose(back_b, bias)
 
 
 def test_statistics_leave_constant_features_unscaled() -> None:
     x = np.stack([np.arange(10.0), np.full(10, 3.0)], axis=1)
     mean, std = statistics(x, (0,))
-    assert mean == pytest.approx([4.5, 3.0]) and std[1] == 1.0
+    assert mean == pytest.approx([4.5, 3.0])
+    assert std[1] == 1.0
 
 
 def test_consumer_inputs_follow_each_frameworks_flatten() -> None:
@@ -139,9 +144,8 @@ def test_revive_keeps_the_outputs_where_the_units_were_dead() -> None:
     assert np.all(c2[:, dead] == 0)
     # alive units untouched
     alive = [i for i in range(8) if i not in dead]
-    assert np.array_equal(k2[alive], kernel[alive]) and np.array_equal(
-        c2[:, alive], consumer[:, alive]
-    )
+    assert np.array_equal(k2[alive], kernel[alive])
+    assert np.array_equal(c2[:, alive], consumer[:, alive])
 
 
 @pytest.mark.parametrize(
