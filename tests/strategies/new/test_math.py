@@ -162,3 +162,16 @@ def test_revive_keeps_the_outputs_where_the_units_were_dead() -> None:
 def test_bad_options_fail_before_any_framework(name: str, given: dict, match: str) -> None:
     with pytest.raises(UsageError, match=match):
         build_strategy(name, given)
+
+
+def test_a_flat_noisy_curve_suggests_nothing_but_a_real_dip_does() -> None:
+    rng = np.random.default_rng(0)
+    lrs = curve.rates(1e-6, 10.0, 100)
+    flat = list(0.3 + rng.normal(0, 0.1, 100))
+    assert curve.suggest(lrs, curve.smooth(flat), Pick.MIN10, flat) is None
+    dip = [
+        v - 0.25 * math.exp(-((math.log10(lr) + 1) ** 2)) for v, lr in zip(flat, lrs, strict=True)
+    ]
+    s = curve.suggest(lrs, curve.smooth(dip), Pick.MIN10, dip)
+    assert s is not None
+    assert 0.01 < s.min_lr < 1.0

@@ -120,7 +120,7 @@ def find_rate(
         "lrs": lrs,
         "losses": losses,
         "smoothed": smoothed,
-        "suggestion": curve.suggest(lrs[:kept], smoothed[:kept], options.pick),
+        "suggestion": curve.suggest(lrs[:kept], smoothed[:kept], options.pick, losses[:kept]),
     }
 
 

@@ -8,6 +8,7 @@ the smoothed loss exceeds 4x its best (past that point the curve says nothing mo
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,9 @@ from plateau_cli.strategies.lr_find.options import Pick
 
 BETA = 0.98
 DIVERGED = 4.0
+REFERENCE_STEP = 9
+#: The smallest fall of the smoothed loss, relative to the reference, that counts.
+MIN_DROP = 0.01
 
 
 def rates(start: float, end: float, steps: int) -> list[float]:
@@ -47,16 +51,34 @@ class Suggestion:
     why: str
 
 
-def suggest(lrs: Sequence[float], smoothed: Sequence[float], pick: Pick) -> Suggestion | None:
-    """The new rate from the curve, or None when the loss never fell below where it started
-    (the curve is flat or rises at once: no rate in the range helps)."""
+def suggest(
+    lrs: Sequence[float],
+    smoothed: Sequence[float],
+    pick: Pick,
+    losses: Sequence[float] | None = None,
+) -> Suggestion | None:
+    """The new rate from the curve, or None when the loss never fell clearly below where it
+    started (the curve is flat, or rises at once: no rate in the range helps).
+
+    "Clearly": by more than MIN_DROP of the reference and three times the noise of that
+    difference (from the batch losses' spread over the first steps), so a flat, noisy curve
+    does not send the rate to a random point."""
     n = min(len(lrs), len(smoothed))
     if n < 5:
         return None
     lrs, smoothed = list(lrs[:n]), list(smoothed[:n])
-    best = min(range(n), key=lambda i: smoothed[i])
-    start = smoothed[0]
-    if not smoothed[best] < start - 1e-3 * max(abs(start), 1e-12):
+    # The reference is the smoothed loss after ~10 batches (the first point alone is one noisy
+    # batch); a minimum before it is noise, not a rate.
+    ref = min(REFERENCE_STEP, n - 1)
+    best = min(range(ref, n), key=lambda i: smoothed[i])
+    start = smoothed[ref]
+    noise = 0.0
+    if losses is not None and len(losses) > 2:
+        head = [v for v in losses[: ref + 11] if math.isfinite(v)]
+        spread = float(statistics.pstdev(head)) if len(head) > 1 else 0.0
+        # the reference is about a mean of ref+1 batches; the minimum an EMA point
+        noise = spread * math.sqrt(1 / (ref + 1) + (1 - BETA) / (1 + BETA))
+    if not smoothed[best] < start - max(MIN_DROP * abs(start), 3 * noise):
         return None
     if pick is Pick.MIN10:
         return Suggestion(
