@@ -10,8 +10,7 @@ place.
 | 0 | nothing         | the log's verdict is converged or healthy                   | none      |
 | a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
 |   |                 | recommends the `rebalance` action                           |           |
-| b | input scale     | the health check flags unnormalised inputs, or diagnose     | normalize |
-|   |                 | recommends `normalize-inputs`                               |           |
+| b | input scale     | the data health check flags unnormalised inputs             | normalize |
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
 | 1 | dynamics        | the log shows divergence, oscillation or a bouncing plateau | lr-decay  |
@@ -102,9 +101,12 @@ def _imbalance(e: Evidence) -> Choice | None:
 
 
 def _scale(e: Evidence) -> Choice | None:
-    if "unnormalised-inputs" not in e.health and "normalize-inputs" not in e.log_actions:
+    # Only the data can say the inputs are unscaled: diagnose suggests normalize-inputs for
+    # any log that shows no learning (a rate far too low too), so its action is not enough
+    # here where the data itself is at hand (tuned on the zoo's tune half: too-low-lr).
+    if "unnormalised-inputs" not in e.health:
         return None
-    why = e.health.get("unnormalised-inputs") or "the log shows no learning from the start"
+    why = e.health["unnormalised-inputs"]
     return Choice(
         "normalize",
         "input-scale",
