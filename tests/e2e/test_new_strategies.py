@@ -202,3 +202,42 @@ def test_keras_lr_find_and_regularize(keras_models, datasets, tmp_path) -> None:
     report = _resume(keras_models["plain"], "regularize", datasets["imbalanced"], tmp_path / "b")
     assert report["strategy"]["parameters"]["weight_decay"] == pytest.approx(0.05)
     assert any("-> 0.5" in c for c in report["changes"])
+
+
+# -- auto -------------------------------------------------------------------------------------
+
+
+def test_auto_on_a_converged_log_changes_nothing(torch_models, datasets, tmp_path) -> None:
+    log = tmp_path / "train_log.jsonl"
+    rows = [
+        {"epoch": e + 1, "loss": 0.05 + 0.5 / (e + 1) ** 2, "val_loss": 0.07 + 0.5 / (e + 1) ** 2}
+        for e in range(40)
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o"
+    argv = ["resume", str(torch_models["plain"]), "--strategy", "auto", "--trust-pickle"]
+    argv += ["--data", str(datasets["imbalanced"]), "--log", str(log), "--out", str(out)]
+    result = run_cli(argv)
+    assert result.code == 0, result.stderr
+    assert "nothing to change" in result.stderr
+    assert "error" not in result.stderr
+    assert not out.exists()
+
+
+def test_auto_chooses_rebalance_for_imbalanced_data(torch_models, datasets, tmp_path) -> None:
+    argv = ["--trust-pickle"]
+    report = _resume(torch_models["plain"], "auto", datasets["imbalanced"], tmp_path / "o", *argv)
+    assert report["auto"]["chosen"] == "rebalance"
+    assert "class-imbalance" in report["auto"]["evidence"]["health"]
+
+
+def test_auto_revives_dead_units(torch_models, datasets, tmp_path) -> None:
+    # balanced labels, so the imbalance rule stays out of the way
+    data = np.load(datasets["imbalanced"])
+    balanced = tmp_path / "balanced.npz"
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, len(data["y_train"]))
+    np.savez(balanced, x_train=data["x_train"], y_train=y, x_val=data["x_val"],
+             y_val=rng.integers(0, 2, len(data["y_val"])))  # fmt: skip
+    report = _resume(torch_models["dead"], "auto", balanced, tmp_path / "o", "--trust-pickle")
+    assert report["auto"]["chosen"] == "revive"
