@@ -7,7 +7,8 @@ place.
 
 | # | rule            | fires when                                                  | strategy  |
 |---|-----------------|-------------------------------------------------------------|-----------|
-| 0 | nothing         | the log's verdict is converged or healthy                   | none      |
+| 0 | nothing         | the log's verdict is converged (healthy: after rules a-5,   | none      |
+|   |                 | when none of them fired)                                    |           |
 | a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
 |   |                 | recommends the `rebalance` action                           |           |
 | b | input scale     | the data health check flags unnormalised inputs             | normalize |
@@ -60,8 +61,16 @@ _SETTLED = {FindingKind.CONVERGED, FindingKind.HEALTHY}
 
 
 def choose(e: Evidence) -> Choice:
-    rules = (_settled, _imbalance, _scale, _slow, _dynamics, _frozen, _dead, _overfitting)
-    for rule in (*rules, _bottleneck):
+    # A converged log ends the search at once. A healthy one (still improving) ends it only when
+    # the data and the checkpoint show nothing either: on the zoo's tune half, logs of frozen
+    # bases, dead units and imbalanced data read as healthy, and those plateaus escape.
+    converged = (
+        _settled(e) if e.diagnosis and e.diagnosis.verdict is FindingKind.CONVERGED else None
+    )
+    if converged is not None:
+        return converged
+    rules = (_imbalance, _scale, _slow, _dynamics, _frozen, _dead, _overfitting, _bottleneck)
+    for rule in (*rules, _settled):
         choice = rule(e)
         if choice is not None:
             return choice
