@@ -207,7 +207,18 @@ def test_keras_lr_find_and_regularize(keras_models, datasets, tmp_path) -> None:
 # -- auto -------------------------------------------------------------------------------------
 
 
-def test_auto_on_a_converged_log_changes_nothing(torch_models, datasets, tmp_path) -> None:
+def _balanced(datasets: dict[str, Path], tmp_path: Path) -> Path:
+    """The imbalanced features with random balanced labels: no health warning."""
+    data = np.load(datasets["imbalanced"])
+    path = tmp_path / "balanced.npz"
+    rng = np.random.default_rng(1)
+    np.savez(path, x_train=data["x_train"], y_train=rng.integers(0, 2, len(data["y_train"])),
+             x_val=data["x_val"], y_val=rng.integers(0, 2, len(data["y_val"])))  # fmt: skip
+    return path
+
+
+def test_auto_on_a_healthy_log_changes_nothing(torch_models, datasets, tmp_path) -> None:
+    """A healthy (or converged) log and nothing in the data or checkpoint: no training."""
     log = tmp_path / "train_log.jsonl"
     rows = [
         {"epoch": e + 1, "loss": 0.05 + 0.5 / (e + 1) ** 2, "val_loss": 0.07 + 0.5 / (e + 1) ** 2}
@@ -216,7 +227,7 @@ def test_auto_on_a_converged_log_changes_nothing(torch_models, datasets, tmp_pat
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "o"
     argv = ["resume", str(torch_models["plain"]), "--strategy", "auto", "--trust-pickle"]
-    argv += ["--data", str(datasets["imbalanced"]), "--log", str(log), "--out", str(out)]
+    argv += ["--data", str(_balanced(datasets, tmp_path)), "--log", str(log), "--out", str(out)]
     result = run_cli(argv)
     assert result.code == 0, result.stderr
     assert "nothing to change" in result.stderr
@@ -233,11 +244,6 @@ def test_auto_chooses_rebalance_for_imbalanced_data(torch_models, datasets, tmp_
 
 def test_auto_revives_dead_units(torch_models, datasets, tmp_path) -> None:
     # balanced labels, so the imbalance rule stays out of the way
-    data = np.load(datasets["imbalanced"])
-    balanced = tmp_path / "balanced.npz"
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, len(data["y_train"]))
-    np.savez(balanced, x_train=data["x_train"], y_train=y, x_val=data["x_val"],
-             y_val=rng.integers(0, 2, len(data["y_val"])))  # fmt: skip
+    balanced = _balanced(datasets, tmp_path)
     report = _resume(torch_models["dead"], "auto", balanced, tmp_path / "o", "--trust-pickle")
     assert report["auto"]["chosen"] == "revive"
