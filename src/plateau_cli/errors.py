@@ -78,3 +78,10 @@ class OutputError(PlateauError):
 
 class ResourceError(PlateauError):
     """The framework ran out of memory or another resource."""
+
+
+class NothingToChange(PlateauError):
+    """`resume --strategy auto` on a run whose log says it converged or is healthy: no
+    training, exit 0, one line saying so (a user who wants a change names a strategy)."""
+
+    exit_status = ExitStatus.SUCCESS

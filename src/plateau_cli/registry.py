@@ -33,6 +33,11 @@ STRATEGIES: dict[str, str] = {
     "augment": "plateau_cli.strategies.augment",
     "widen": "plateau_cli.strategies.widen",
     "unfreeze": "plateau_cli.strategies.unfreeze",
+    "lr-find": "plateau_cli.strategies.lr_find",
+    "rebalance": "plateau_cli.strategies.rebalance",
+    "normalize": "plateau_cli.strategies.normalize",
+    "revive": "plateau_cli.strategies.revive",
+    "regularize": "plateau_cli.strategies.regularize",
 }
 
 #: Not a `resume --strategy` choice: the control `trial` runs beside the candidates.

@@ -46,7 +46,7 @@ def test_frozen_but_overfitting_is_not_unfrozen():
     assert (choice.strategy, choice.rule) == ("augment", "overfitting")
 
 
-@pytest.mark.parametrize(("dead", "expected"), [(61, "augment"), (20, "lr-decay")])
+@pytest.mark.parametrize(("dead", "expected"), [(61, "revive"), (20, "lr-decay")])
 def test_dead_units(dead, expected):
     activity = (UnitActivity("hidden", "relu", 64, dead, 1437),)
     assert choose(evidence(dead=activity)).strategy == expected

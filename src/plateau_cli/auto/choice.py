@@ -8,10 +8,10 @@ from typing import Any
 
 from plateau_cli.adapters.base import ModelHandle
 from plateau_cli.auto.evidence import gather
-from plateau_cli.auto.rules import Choice, choose
+from plateau_cli.auto.rules import NOTHING, Choice, choose
 from plateau_cli.data.base import DataBundle
 from plateau_cli.diagnose.base import DiagnoseOptions, Diagnosis
-from plateau_cli.errors import UsageError
+from plateau_cli.errors import NothingToChange, UsageError
 from plateau_cli.names import canonical_name
 from plateau_cli.observer import Level, Observer
 from plateau_cli.strategies import Strategy, StrategyContext, build_strategy, option_owner
@@ -54,6 +54,8 @@ def choose_for_auto(
 ) -> tuple[Strategy, dict[str, Any]]:
     evidence = gather(handle, bundle, prepared, baseline, context, diagnosis)
     choice = choose(evidence)
+    if choice.strategy == NOTHING:
+        raise NothingToChange(f"auto: {choice.reason}; nothing trained, nothing written")
     options, ignored = options_for(choice.strategy, request.strategy_options)
     if choice.strategy == "lr-decay" and request.load.lr is not None:
         options["lr"] = request.load.lr  # --lr is lr-decay's new rate

@@ -35,6 +35,16 @@ class Evidence:
     dead: tuple[UnitActivity, ...] = ()
     diagnosis: Diagnosis | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: The data health check's warning ids (class-imbalance, unnormalised-inputs, ...) and
+    #: their sentences.
+    health: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def log_actions(self) -> tuple[str, ...]:
+        """The action ids of diagnose's recommendation for the log (raise-lr, rebalance...)."""
+        if self.diagnosis is None:
+            return ()
+        return tuple(a.id.value for a in self.diagnosis.recommendation.actions)
 
     @property
     def worst_dead_share(self) -> float:
@@ -63,6 +73,8 @@ class Evidence:
             "log_recommendation": (
                 self.diagnosis.recommendation.strategy.value if self.diagnosis else None
             ),
+            "log_actions": list(self.log_actions),
+            "health": sorted(self.health),
         }
 
 
@@ -75,6 +87,7 @@ def gather(
     diagnosis: Diagnosis | None,
 ) -> Evidence:
     """Everything except the baseline evaluation, which resume has already done."""
+    from plateau_cli.data import data_health
     from plateau_cli.strategies.widen import narrowest_target
 
     description = handle.describe()
@@ -101,4 +114,5 @@ def gather(
         narrowest_note=note,
         dead=tuple(handle.unit_activity(prepared)),
         diagnosis=diagnosis,
+        health={w.id: w.text for w in data_health(bundle, io)},
     )

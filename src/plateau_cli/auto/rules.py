@@ -1,20 +1,31 @@
 """auto's rules, in order; the first that fires chooses. Each names the evidence it used.
 
+The log-based part is diagnose's own recommendation (`Diagnosis.recommendation`, made by
+diagnose/recommend.py): its verdict and action ids are read here, never re-derived, so auto and
+diagnose cannot disagree on the same log; the checkpoint and the data refine it, in this one
+place.
+
 | # | rule            | fires when                                                  | strategy  |
 |---|-----------------|-------------------------------------------------------------|-----------|
+| 0 | nothing         | the log's verdict is converged (healthy: after rules a-5,   | none      |
+|   |                 | when none of them fired)                                    |           |
+| a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
+|   |                 | recommends the `rebalance` action                           |           |
+| b | input scale     | the data health check flags unnormalised inputs             | normalize |
+| c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
+|   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
 | 1 | dynamics        | the log shows divergence, oscillation or a bouncing plateau | lr-decay  |
 | 2 | frozen base     | frozen parameters, and the model does not overfit           | unfreeze  |
-| 3 | dead units      | >= DEAD_SHARE of a hidden ReLU layer's units are dead       | augment   |
+| 3 | dead units      | >= DEAD_SHARE of a hidden ReLU layer's units are dead       | revive    |
 | 4 | overfitting     | training loss < OVERFIT_RATIO x validation loss (and the    | augment   |
 |   |                 | gap is real), or the log says overfitting                   |           |
 | 5 | bottleneck      | a widenable hidden layer narrower than the classes (or than |           |
 |   |                 | MIN_WIDTH), or the log says underfitting                    | widen     |
 | 6 | otherwise       | a plateau at a moderate loss                                | lr-decay  |
 
-Why augment for dead units (3): FINDINGS §2 measured that no learning rate revives them, and
-benchmarks/escape.py measured, on the `dead` samples, augment ahead of widen (input noise pushes
-the dead units' pre-activations above zero on some samples, so gradient reaches them again, and
-the lowered rate keeps the live ones steady) with lr-decay no better than continuing.
+Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
+moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
+val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
 Why frozen comes before overfitting checks of the checkpoint (2): a frozen base caps the
 training loss itself; unfreezing is refused only when the model clearly overfits (FINDINGS §4
 and the unfreeze docstring: more capacity overfits more).
@@ -44,8 +55,22 @@ class Choice:
     alternatives: tuple[str, ...] = ()
 
 
+#: The strategy auto names when nothing should change (resume then trains nothing, exit 0).
+NOTHING = "none"
+_SETTLED = {FindingKind.CONVERGED, FindingKind.HEALTHY}
+
+
 def choose(e: Evidence) -> Choice:
-    for rule in (_dynamics, _frozen, _dead, _overfitting, _bottleneck):
+    # A converged log ends the search at once. A healthy one (still improving) ends it only when
+    # the data and the checkpoint show nothing either: on the zoo's tune half, logs of frozen
+    # bases, dead units and imbalanced data read as healthy, and those plateaus escape.
+    converged = (
+        _settled(e) if e.diagnosis and e.diagnosis.verdict is FindingKind.CONVERGED else None
+    )
+    if converged is not None:
+        return converged
+    rules = (_imbalance, _scale, _slow, _dynamics, _frozen, _dead, _overfitting, _bottleneck)
+    for rule in (*rules, _settled):
         choice = rule(e)
         if choice is not None:
             return choice
@@ -55,6 +80,62 @@ def choose(e: Evidence) -> Choice:
         "no frozen layers, dead units, overfitting or bottleneck: a plateau at a moderate loss"
         f" (training {_f(e.train_loss)}, validation {_f(e.val_loss)}), which a lower learning"
         " rate lets settle",
+        ("widen",),
+    )
+
+
+def _settled(e: Evidence) -> Choice | None:
+    d = e.diagnosis
+    if d is None or d.verdict not in _SETTLED:
+        return None
+    return Choice(
+        NOTHING,
+        "nothing-to-change",
+        f"the log says the run is {d.verdict.value}: nothing to change (name a strategy with"
+        " --strategy to change it anyway)",
+    )
+
+
+def _imbalance(e: Evidence) -> Choice | None:
+    if "class-imbalance" not in e.health and "rebalance" not in e.log_actions:
+        return None
+    why = e.health.get("class-imbalance") or "the log shows the majority-class plateau"
+    return Choice(
+        "rebalance",
+        "imbalance",
+        f"{why.rstrip('.')}: class weights make the rare classes count; judged on balanced"
+        " accuracy",
+        ("lr-find",),
+    )
+
+
+def _scale(e: Evidence) -> Choice | None:
+    # Only the data can say the inputs are unscaled: diagnose suggests normalize-inputs for
+    # any log that shows no learning (a rate far too low too), so its action is not enough
+    # here where the data itself is at hand (tuned on the zoo's tune half: too-low-lr).
+    if "unnormalised-inputs" not in e.health:
+        return None
+    why = e.health["unnormalised-inputs"]
+    return Choice(
+        "normalize",
+        "input-scale",
+        f"{why.rstrip('.')}: standardising what the first layer sees (folded, so the"
+        " function is kept) conditions training",
+        ("lr-find",),
+    )
+
+
+def _slow(e: Evidence) -> Choice | None:
+    slow = e.diagnosis is not None and FindingKind.SLOW_CONVERGENCE in {
+        f.kind for f in e.diagnosis.findings
+    }
+    if not (slow or "raise-lr" in e.log_actions):
+        return None
+    return Choice(
+        "lr-find",
+        "slow-convergence",
+        f"the log shows the loss still falling slowly at lr {_f(e.learning_rate)}: a range"
+        " test from the checkpoint finds a higher rate (a lower one would be slower still)",
         ("widen",),
     )
 
@@ -110,11 +191,12 @@ def _dead(e: Evidence) -> Choice | None:
         return None
     worst = max(e.dead, key=lambda d: d.dead_share)
     return Choice(
-        "augment",
+        "revive",
         "dead-units",
         f"{worst.dead} of {worst.units} units of {worst.layer} output 0 on every training"
-        " sample: no learning rate revives them (FINDINGS §2); input noise reaches them again",
-        ("widen",),
+        " sample: no learning rate revives them; new incoming and zero outgoing weights do,"
+        " keeping the outputs",
+        ("augment",),
     )
 
 

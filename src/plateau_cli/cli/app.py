@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     except PlateauError as exc:
         if os.environ.get("PLATEAU_TRACEBACK"):
             raise
+        if exc.exit_status == ExitStatus.SUCCESS:  # a decision, not a failure (NothingToChange)
+            sys.stderr.write(exc.message + "\n")
+            raise SystemExit(0) from None
         _fail(_escape(exc.message), int(exc.exit_status))
     except (KeyboardInterrupt, *_ABORTS):
         # click turns KeyboardInterrupt into Abort; Ctrl-C is 130 even during start-up.

@@ -36,10 +36,13 @@ from plateau_cli.cli.strategy_options import (
     BaseLrMultOpt,
     CooldownOpt,
     CopiesOpt,
+    DropoutOpt,
+    EndLrOpt,
     FactorOpt,
     GammaOpt,
     GradualOpt,
     InitOpt,
+    InitScaleOpt,
     LayerOpt,
     LayersOpt,
     LrMultOpt,
@@ -47,10 +50,16 @@ from plateau_cli.cli.strategy_options import (
     MinLrOpt,
     MixupOpt,
     NoiseOpt,
+    PickOpt,
     ScheduleOpt,
+    SmoothingOpt,
+    StartLrOpt,
     StepSizeOpt,
+    StepsOpt,
+    ToleranceOpt,
     TrainBnOpt,
     UnitsOpt,
+    WeightDecayOpt,
 )
 from plateau_cli.errors import ExitStatus, UsageError
 
@@ -187,6 +196,15 @@ def resume(
     copies: CopiesOpt = None,
     bake: BakeOpt = False,
     lr_mult: LrMultOpt = None,
+    start_lr: StartLrOpt = None,
+    end_lr: EndLrOpt = None,
+    steps: StepsOpt = None,
+    pick: PickOpt = None,
+    smoothing: SmoothingOpt = None,
+    tolerance: ToleranceOpt = None,
+    init_scale: InitScaleOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    dropout: DropoutOpt = None,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -252,6 +270,15 @@ def resume(
             "copies": copies,
             "bake": bake or None,
             "lr_mult": lr_mult,
+            "start_lr": start_lr,
+            "end_lr": end_lr,
+            "steps": steps,
+            "pick": pick,
+            "smoothing": smoothing,
+            "tolerance": tolerance,
+            "init_scale": init_scale,
+            "weight_decay": weight_decay,
+            "dropout": dropout,
         }.items()
         if v is not None
     }

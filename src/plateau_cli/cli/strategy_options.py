@@ -12,6 +12,8 @@ import typer
 
 from plateau_cli.cli.options import AUGMENT_PANEL, LR_PANEL, UNFREEZE_PANEL, WIDEN_PANEL
 
+NEW_PANEL = "lr-find, rebalance, normalize, revive, regularize options"
+
 FactorOpt = Annotated[
     float | None,
     typer.Option(
@@ -195,5 +197,74 @@ LrMultOpt = Annotated[
             " sets a rate instead)."
         ),
         rich_help_panel=AUGMENT_PANEL,
+    ),
+]
+
+StartLrOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="lr-find: the range test's first rate (default: the restored rate / 1000).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+EndLrOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="lr-find: the range test's last rate (default: the restored rate x 10000).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+StepsOpt = Annotated[
+    int | None,
+    typer.Option(help="lr-find: mini-batches in the range test (100).", rich_help_panel=NEW_PANEL),
+]
+
+PickOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="lr-find: min10 (a tenth of the rate at the lowest loss; default) or steepest.",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+SmoothingOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="rebalance: class weights 1/frequency (none, default) or 1/sqrt(frequency) (sqrt).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+ToleranceOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="normalize: largest output change the fold may cause, times the outputs' spread.",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+InitScaleOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="revive: scale of the new incoming weights relative to He's (1).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+WeightDecayOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="regularize: weight decay (0.05 decoupled; 5e-4 L2 for torch SGD/Adam).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+DropoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="regularize: raise existing Dropout layers to at least this rate (0.5).",
+        rich_help_panel=NEW_PANEL,
     ),
 ]

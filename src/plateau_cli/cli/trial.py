@@ -53,7 +53,7 @@ def trial(
                 " unchanged, always runs beside them."
             )
         ),
-    ] = "lr-decay,augment,widen,unfreeze",
+    ] = "lr-decay,augment,widen,unfreeze,lr-find,rebalance,normalize,revive,regularize",
     budget_epochs: Annotated[
         int,
         typer.Option(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from plateau_cli.atomic import atomic_path
 from plateau_cli.names import base_name, is_validation
+from plateau_cli.report import range_test_panel
 from plateau_cli.report.model import ResumeReport
 
 
@@ -19,9 +20,16 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     bases = sorted({base_name(k) for r in report.history for k in r.metrics})
     bases = sorted(bases, key=lambda b: (b != "loss", b))[:3]
     has_lr = any(r.lr is not None for r in report.history)
+    curve = range_test_panel.range_test(report)
     panels = len(bases) + (1 if has_lr else 0)
-    fig, axes = plt.subplots(panels or 1, 1, figsize=(7, 2.6 * max(panels, 1)), sharex=True)
-    axes = list(axes) if panels > 1 else [axes]
+    fig, axes = plt.subplots(
+        panels + bool(curve) or 1, 1, figsize=(7, 2.6 * max(panels + bool(curve), 1))
+    )
+    axes = list(axes) if panels + bool(curve) > 1 else [axes]
+    if curve:
+        range_test_panel.draw(axes.pop(), curve)
+    for ax in axes[1:]:
+        ax.sharex(axes[0])
     for ax, base in zip(axes, bases, strict=False):
         for name, style in ((base, "-"), ("val_" + base, "-")):
             values = [r.metrics.get(name) for r in report.history]

@@ -114,7 +114,10 @@ def render_markdown(result: TrialResult) -> str:
             f" {c['best_epoch'] if c['best_epoch'] is not None else '–'} |"
         )
     lines += [
-        f"- {c['strategy']} does not apply: {c['reason']}" for c in doc["candidates"] if c["reason"]
+        f"- {c['strategy']} {'failed' if c['status'] == 'failed' else 'does not apply'}:"
+        f" {c['reason']}"
+        for c in doc["candidates"]
+        if c["reason"]
     ]
     lines += ["", "## Rungs", ""]
     for rung in doc["rungs"]:

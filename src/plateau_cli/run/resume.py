@@ -40,6 +40,7 @@ from plateau_cli.run.continuation import (
     continuation_block,
 )
 from plateau_cli.run.interrupt import InterruptGuard
+from plateau_cli.run.judged_on import judged_on, with_final_details
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 
@@ -201,7 +202,8 @@ def run_resume(
         observer.on_message(Level.INFO, change)
     if handle.train_transform is not None or handle.train_copies != 1:
         prepared = handle.prepare(bundle, request.batch_size, request.seed)
-    after_change = _val_metrics(handle.evaluate(prepared, "val"))
+    monitor, baseline, extra = judged_on(strategy, handle, monitor, baseline, outcome)
+    after_change = {**_val_metrics(handle.evaluate(prepared, "val")), **extra}
     setup = RunSetup(
         request=request,
         strategy=strategy,
@@ -299,7 +301,7 @@ def train_and_report(
             output=None,
             out_dir=setup.out_dir,
             strategy=setup.strategy.name,
-            outcome=setup.outcome,
+            outcome=with_final_details(setup.strategy, setup.outcome),
             optimizer=setup.optimizer,
             monitor=monitor,
             baseline=setup.baseline,

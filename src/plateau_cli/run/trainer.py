@@ -136,6 +136,7 @@ class Trainer:
             # Stopped mid-epoch (interrupt, NaN): the partial epoch is not a result.
             return True
         metrics = {k: float(v) for k, v in logs.items()}
+        metrics |= self.strategy.epoch_metrics(self.handle)
         self.state.records.append(EpochRecord(epoch, self._epoch_lr, metrics))
         self.last_snapshot = self.handle.snapshot()
         self.observer.on_epoch_end(epoch, metrics)

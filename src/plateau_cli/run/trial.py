@@ -24,6 +24,7 @@ from pathlib import Path
 
 from plateau_cli.adapters.sniff import TORCHSCRIPT, sniff_checkpoint
 from plateau_cli.errors import (
+    BadInputError,
     PlateauError,
     StrategyNotApplicableError,
     UnsafeCheckpointError,
@@ -38,7 +39,17 @@ from plateau_cli.run.trainer import StopReason
 from plateau_cli.strategies import build_strategy
 from plateau_cli.strategies.control import CONTROL
 
-DEFAULT_STRATEGIES = ("lr-decay", "augment", "widen", "unfreeze")
+DEFAULT_STRATEGIES = (
+    "lr-decay",
+    "augment",
+    "widen",
+    "unfreeze",
+    "lr-find",
+    "rebalance",
+    "normalize",
+    "revive",
+    "regularize",
+)
 CANDIDATES_DIR = "candidates"
 
 
@@ -61,10 +72,18 @@ class Candidate:
     status: str = "running"
     #: Why a candidate did not run (the strategy's own refusal), for the report.
     reason: str | None = None
+    #: The metric candidates are ranked on (the control's monitor); None: its own.
+    ranked_on: str | None = None
 
     @property
     def best(self) -> float | None:
-        return self.report.monitored_best if self.report else None
+        """The best value of the control's metric: a strategy judged on a metric of its own
+        (rebalance's balanced accuracy) is still ranked on the one every candidate has."""
+        if self.report is None:
+            return None
+        if self.ranked_on and self.ranked_on != self.report.monitor.metric:
+            return self.report.best.get(self.ranked_on)
+        return self.report.monitored_best
 
     @property
     def epochs(self) -> int:
@@ -144,6 +163,9 @@ def run_trial(
     schedule = rung_epochs(len(pool) - 1, budget)  # halving cuts the strategies, not the control
     interrupted = False
     for k, epochs in enumerate(schedule):
+        if pool[0].report is not None:
+            for c in pool:
+                c.ranked_on = pool[0].report.monitor.metric
         for candidate in alive:
             observer.on_message(
                 Level.INFO, f"rung {k + 1}/{len(schedule)}: {candidate.name} to epoch {epochs}"
@@ -165,6 +187,9 @@ def run_trial(
         if c.status == "running":
             c.status = "finished" if not interrupted else "interrupted"
     control = pool[0]
+    if control.report is not None:
+        for c in pool:
+            c.ranked_on = control.report.monitor.metric
     if control.report is None:
         raise PlateauError(f"the control run failed: {control.status}")
     finished = [c for c in alive if c.report is not None and c.best is not None]
@@ -207,6 +232,16 @@ def _advance(
         c.status, c.reason = "does not apply", exc.message
         shutil.rmtree(c.out_dir, ignore_errors=True)
         observer.on_message(Level.WARNING, f"{c.name}: {exc.message}")
+        return False
+    except BadInputError as exc:
+        # One candidate's failure (a widened CNN its factory cannot rebuild when continued)
+        # drops that candidate with its reason; the race goes on. The control's failure, or a
+        # failure before anything ran, is the user's to fix.
+        if c.name == CONTROL:
+            raise
+        c.status, c.reason = "failed", exc.message
+        c.report = None
+        observer.on_message(Level.WARNING, f"{c.name} dropped: {exc.message}")
         return False
     return c.report.stopped_reason is StopReason.INTERRUPTED
 

@@ -103,6 +103,20 @@ class Strategy(ABC):
         """
         return []
 
+    def epoch_metrics(self, handle: ModelHandle) -> dict[str, float]:
+        """Metrics the framework does not compute, added to every epoch's logs before the
+        trainer judges it (rebalance's `val_balanced_accuracy`)."""
+        return {}
+
+    @property
+    def monitored_metric(self) -> str | None:
+        """A metric this strategy must be judged on instead of --monitor (None: --monitor)."""
+        return None
+
+    def final_details(self) -> dict[str, Any]:
+        """Figures measured after training, added to the outcome's details in the report."""
+        return {}
+
     @property
     def needs_epoch_segments(self) -> bool:
         """True when the model must be rebuilt between epochs, so fit runs one epoch at a time."""

@@ -1,0 +1,99 @@
+"""normalize for Keras: a new model, Input -> Normalization(mean, variance) -> the old model,
+with the inverse folded into the old model's first Dense/Conv and the same optimizer object
+(its variables are the same), that layer's moments zeroed. The saved model keeps the
+Normalization layer, so it takes raw inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from plateau_cli.adapters.keras import optimizer as kopt
+from plateau_cli.adapters.keras.handle import KerasHandle
+from plateau_cli.data.base import DataBundle
+from plateau_cli.errors import StrategyNotApplicableError
+from plateau_cli.strategies.base import StrategyContext
+from plateau_cli.strategies.normalize import common
+from plateau_cli.strategies.normalize.fold import fold, statistics
+from plateau_cli.strategies.normalize.options import NormalizeOptions
+
+
+def apply(
+    handle: KerasHandle, data: DataBundle, context: StrategyContext, options: NormalizeOptions
+) -> dict[str, Any]:
+    model = handle.model
+    layer = _first_layer(model)
+    prepared = handle.prepare(data, context.batch_size, context.seed)
+    x = np.concatenate([np.asarray(xb, dtype=np.float64) for xb, _ in prepared.train_eval])
+    conv = isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D)
+    axes = tuple(range(x.ndim - 1)) if conv else (0,)
+    mean, std = statistics(x, axes)
+    kernel = np.asarray(layer.kernel)
+    # Kernel in torch layout (out, in, *spatial) for the fold.
+    torch_layout = np.moveaxis(kernel, (-1, -2), (0, 1)) if conv else kernel.T
+    flat_mean, flat_std = (mean, std) if conv else (mean.reshape(-1), std.reshape(-1))
+    if torch_layout.shape[1] != flat_mean.size:
+        raise StrategyNotApplicableError(
+            f"{layer.name} takes {torch_layout.shape[1]} inputs but the data has"
+            f" {flat_mean.size} features: it is not the layer that sees the raw inputs"
+        )
+    if getattr(layer, "bias", None) is None:
+        raise StrategyNotApplicableError(
+            f"{layer.name} has no bias to take the mean's shift (use_bias=False)"
+        )
+    val = [xb for xb, _ in prepared.val]
+    before = [_predict(model, v) for v in val]
+    raw_kernel, raw_bias = kernel.copy(), np.asarray(layer.bias).copy()
+    w, b = fold(torch_layout, raw_bias, flat_mean, flat_std)
+    layer.kernel.assign(np.moveaxis(w, (0, 1), (-1, -2)) if conv else w.T)
+    layer.bias.assign(b)
+    axis = -1 if conv or x.ndim == 2 else tuple(range(1, x.ndim))
+    norm = keras.layers.Normalization(
+        axis=axis,
+        mean=mean,
+        variance=std**2,
+        name="plateau_standardize",
+    )
+    inputs = keras.Input(shape=x.shape[1:], dtype=model.inputs[0].dtype)
+    wrapped = keras.Model(inputs, model(norm(inputs)), name=f"{model.name}_standardized")
+    after = [_predict(wrapped, v) for v in val]
+    change, spread = common.max_change(before, after)
+    try:
+        common.check_kept(change, spread, options.tolerance, layer.name)
+    except StrategyNotApplicableError:
+        layer.kernel.assign(raw_kernel)
+        layer.bias.assign(raw_bias)
+        raise
+    arguments = kopt.compile_arguments(model)
+    optimizer = model.optimizer
+    _zero_slots(optimizer, [layer.kernel, layer.bias])
+    arguments["optimizer"] = optimizer
+    wrapped.compile(**arguments)
+    handle.model = wrapped
+    return common.summary(layer.name, "a Normalization layer", mean, std, change)
+
+
+def _first_layer(model: Any) -> Any:
+    for layer in model.layers:
+        if getattr(layer, "kernel", None) is not None:
+            return layer
+        if layer.weights:
+            break
+    raise StrategyNotApplicableError(
+        "normalize found no Dense/Conv layer at the model's input to fold into"
+    )
+
+
+def _zero_slots(optimizer: Any, variables: list[Any]) -> None:
+    if optimizer is None or not optimizer.built:
+        return
+    prefixes = [v.path.replace("/", "_") + "_" for v in variables]
+    for slot in optimizer.variables:
+        if any(slot.name.startswith(p) for p in prefixes):
+            slot.assign(np.zeros(slot.shape, dtype=slot.dtype))
+
+
+def _predict(model: Any, x: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)

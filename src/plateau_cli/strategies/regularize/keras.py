@@ -1,0 +1,43 @@
+"""regularize for Keras: the optimizer's (decoupled) weight_decay and every Dropout layer's
+rate, then a recompile so the training step is traced again with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from plateau_cli.adapters.keras import optimizer as kopt
+from plateau_cli.adapters.keras.handle import KerasHandle
+from plateau_cli.strategies.regularize.options import DECOUPLED_DECAY, RegularizeOptions
+
+
+def apply(handle: KerasHandle, options: RegularizeOptions) -> tuple[list[str], dict[str, Any]]:
+    model = handle.model
+    optimizer = model.optimizer
+    decay = DECOUPLED_DECAY if options.weight_decay is None else options.weight_decay
+    old = float(getattr(optimizer, "weight_decay", None) or 0.0)
+    new = max(old, decay)
+    optimizer.weight_decay = new
+    changes = [f"decoupled weight decay {old:g} -> {new:g} ({type(optimizer).__name__})"]
+    raised = []
+    for layer in _layers(model):
+        if isinstance(layer, keras.layers.Dropout) and layer.rate < options.dropout:
+            raised.append(f"{layer.name} {layer.rate:g} -> {options.dropout:g}")
+            layer.rate = options.dropout
+    changes.append(
+        f"dropout raised: {', '.join(raised)}"
+        if raised
+        else "no Dropout below the target rate: dropout unchanged (no layer is added)"
+    )
+    kopt.recompile_with(model, optimizer)
+    return changes, {"weight_decay": new, "decoupled": True, "dropout": options.dropout}
+
+
+def _layers(model: Any) -> list[Any]:
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_layers(layer))
+    return out

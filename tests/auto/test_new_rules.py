@@ -1,0 +1,65 @@
+"""auto's rules for the new strategies, on hand-made evidence and on logs diagnosed by
+diagnose itself (so auto's log-based choice is diagnose's recommendation)."""
+
+from __future__ import annotations
+
+from plateau_cli.auto import choose
+from plateau_cli.diagnose import diagnose
+from plateau_cli.diagnose.base import DiagnoseOptions, FindingKind
+from plateau_cli.history import history_from_rows
+from tests.auto.test_rules import evidence
+
+
+def test_class_imbalance_from_the_health_check_gets_rebalance():
+    choice = choose(evidence(health={"class-imbalance": "9:1 majority class."}))
+    assert (choice.strategy, choice.rule) == ("rebalance", "imbalance")
+    assert "balanced accuracy" in choice.reason
+
+
+def test_unnormalised_inputs_get_normalize():
+    choice = choose(evidence(health={"unnormalised-inputs": "features at ~1e3."}))
+    assert (choice.strategy, choice.rule) == ("normalize", "input-scale")
+
+
+def test_without_health_warnings_neither_fires():
+    assert choose(evidence(health={"duplicates": "x"})).strategy == "lr-decay"
+
+
+def _slow_log():
+    # loss falling steadily but slowly, far from converged, no noise
+    rows = [
+        {"loss": 2.0 - 0.02 * e, "val_loss": 2.05 - 0.02 * e, "accuracy": 0.2 + 0.005 * e}
+        for e in range(30)
+    ]
+    return history_from_rows(rows)
+
+
+def _converged_log():
+    rows = [
+        {"loss": 0.05 + 0.5 / (e + 1) ** 2, "val_loss": 0.07 + 0.5 / (e + 1) ** 2}
+        for e in range(40)
+    ]
+    return history_from_rows(rows)
+
+
+def test_a_slow_log_never_gets_a_lower_rate():
+    diagnosis = diagnose(_slow_log(), DiagnoseOptions(num_classes=10))
+    assert diagnosis.verdict is FindingKind.SLOW_CONVERGENCE
+    choice = choose(evidence(diagnosis=diagnosis, learning_rate=1e-4))
+    assert (choice.strategy, choice.rule) == ("lr-find", "slow-convergence")
+
+
+def test_a_converged_log_gets_nothing_to_change():
+    diagnosis = diagnose(_converged_log(), DiagnoseOptions(num_classes=10))
+    choice = choose(evidence(diagnosis=diagnosis))
+    assert diagnosis.verdict in (FindingKind.CONVERGED, FindingKind.HEALTHY)
+    assert (choice.strategy, choice.rule) == ("none", "nothing-to-change")
+    assert "nothing to change" in choice.reason
+
+
+def test_dead_units_outrank_overfitting_and_bottleneck():
+    from plateau_cli.adapters.base import UnitActivity
+
+    dead = (UnitActivity("hidden", "relu", 8, 7, 100),)
+    choice = choose(evidence(dead=dead, narrowest=("hidden", 8), train_loss=0.01, val_loss=0.3))
+    assert choice.strategy == "revive"
