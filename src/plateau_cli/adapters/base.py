@@ -113,6 +113,14 @@ class IOSpec:
     #: Image layout the model wants: Keras NHWC (True) or torch NCHW (False). Data readers
     #: produce NHWC; the adapter transposes when needed.
     channels_last: bool = True
+    #: What the brightest pixel of an image folder is fed as: 1.0 (torchvision's ToTensor) or
+    #: 255.0 (Keras' `image_dataset_from_directory`), so images reach the model as in training.
+    image_max: float = 1.0
+    #: The model's own leading preprocessing (Rescaling, Normalization), as numpy in -> numpy
+    #: out, so the input health check judges what the first trainable layer sees.
+    preprocess: Callable[[Any], Any] | None = field(default=None, compare=False)
+    #: Those layers in words ("Rescaling(scale=0.00784, offset=-1)"), for notes.
+    preprocessing: str | None = None
 
 
 @dataclass(frozen=True)

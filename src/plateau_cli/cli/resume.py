@@ -89,8 +89,9 @@ def resume(
         Path | None,
         typer.Option(
             help=(
-                "--strategy auto: the run's training log (any format diagnose reads, or an"
-                " earlier history.csv); without it auto decides from the checkpoint and data."
+                "The run's training log (any format diagnose reads, or an earlier history.csv):"
+                " the baseline must agree with its last validation value (else exit 2: the data"
+                " is not fed as in training); auto also uses its diagnosis."
             ),
             show_default=False,
         ),
