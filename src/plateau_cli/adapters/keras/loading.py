@@ -42,6 +42,7 @@ import numpy as np
 
 from plateau_cli.adapters.base import LoadOptions, OptimizerState
 from plateau_cli.adapters.keras import optimizer as opt
+from plateau_cli.adapters.keras import schedules
 from plateau_cli.adapters.keras.archive import FileFacts, read_facts
 from plateau_cli.adapters.keras.compiling import (
     compile_fresh,
@@ -100,6 +101,9 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     else:
         state, detail, changed = replace_compile_choices(model, options, state, detail)
         notes += changed
+    finding = schedules.replace_finished(model) if options.lr is None else None
+    if finding is not None:
+        detail = "; ".join(part for part in (detail, finding) if part)
     return Loaded(model, facts, state, detail, tuple(notes))
 
 
