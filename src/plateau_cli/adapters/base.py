@@ -36,6 +36,9 @@ class LoadOptions:
     #: Learning rate for a new optimizer (no state saved) or to override the restored one.
     lr: float | None = None
     device: str = "auto"
+    #: `--import`: modules or .py files imported before loading (Keras custom objects,
+    #: classes a torch factory or a pickled module needs). Explicit opt-in, as --model-factory.
+    imports: tuple[str, ...] = ()
 
 
 class OptimizerState(str, Enum):

@@ -13,6 +13,7 @@ from plateau_cli.cli.options import (
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
+    ImportOpt,
     ModelFactory,
     TargetOpt,
     TrustPickle,
@@ -29,6 +30,7 @@ def inspect(
         bool, typer.Option("--json", help="Print one JSON object on stdout (schema_version 1).")
     ] = False,
     trust_pickle: TrustPickle = False,
+    imports: ImportOpt = None,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
     device: DeviceOpt = "cpu",
@@ -60,7 +62,9 @@ def inspect(
     from plateau_cli.outputs import sha256_of
 
     sniffed = sniff_checkpoint(model)
-    options = load_options(trust_pickle, model_factory, factory_arg, None, None, None, device)
+    options = load_options(
+        trust_pickle, model_factory, factory_arg, None, None, None, device, imports
+    )
     spec = None
     if data is not None:
         from plateau_cli.data import parse_data_spec

@@ -26,6 +26,7 @@ def load_options(
     optimizer: str | None,
     lr: float | None,
     device: str,
+    imports: list[str] | None = None,
 ) -> Any:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.entry_points import parse_factory_args
@@ -38,7 +39,21 @@ def load_options(
         optimizer=optimizer,
         lr=lr,
         device=device,
+        imports=tuple(imports or ()),
     )
+
+
+ImportOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--import",
+        help=(
+            "Import a module or .py file before loading (repeatable): custom Keras layers,"
+            " losses and subclassed models, classes a PyTorch factory needs. Runs that code."
+        ),
+        show_default=False,
+    ),
+]
 
 
 TrustPickle = Annotated[

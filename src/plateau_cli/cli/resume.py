@@ -17,6 +17,7 @@ from plateau_cli.cli.options import (
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
+    ImportOpt,
     LossOpt,
     MinDeltaOpt,
     ModelFactory,
@@ -149,6 +150,7 @@ def resume(
         ),
     ] = False,
     trust_pickle: TrustPickle = False,
+    imports: ImportOpt = None,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
     loss: LossOpt = None,
@@ -210,6 +212,7 @@ def resume(
                 trust_pickle=trust_pickle,
                 device=device if _given(ctx, "device") else None,
                 command_line=("plateau-cli", *sys.argv[1:]),
+                imports=tuple(imports or ()),
             )
         finally:
             if isinstance(observer, RichObserver):
@@ -269,7 +272,9 @@ def resume(
         patience=patience,
         seed=seed,
         out=out,
-        load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
+        load=load_options(
+            trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device, imports
+        ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
     )
@@ -283,7 +288,15 @@ def resume(
 
 #: What `--continue` accepts again; everything else comes from the interrupted run's report.
 _CONTINUE_OPTIONS = frozenset(
-    {"continue_from", "json_output", "quiet", "require_improvement", "trust_pickle", "device"}
+    {
+        "continue_from",
+        "json_output",
+        "quiet",
+        "require_improvement",
+        "trust_pickle",
+        "device",
+        "imports",
+    }
 )
 
 

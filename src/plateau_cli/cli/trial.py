@@ -16,6 +16,7 @@ from plateau_cli.cli.options import (
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
+    ImportOpt,
     LossOpt,
     MinDeltaOpt,
     ModelFactory,
@@ -89,6 +90,7 @@ def trial(
         ),
     ] = False,
     trust_pickle: TrustPickle = False,
+    imports: ImportOpt = None,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
     loss: LossOpt = None,
@@ -124,7 +126,9 @@ def trial(
         patience=None,
         seed=seed,
         out=out,
-        load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, None, device),
+        load=load_options(
+            trust_pickle, model_factory, factory_arg, loss, optimizer, None, device, imports
+        ),
         command_line=("plateau-cli", *sys.argv[1:]),
     )
     console = stderr_console()

@@ -65,6 +65,8 @@ def request_block(request: Any) -> dict[str, Any]:
             "optimizer": load.optimizer,
             "lr": load.lr,
             "device": load.device,
+            # Recorded, never imported from here: --continue needs --import again.
+            "imports": list(load.imports),
         },
     }
 
@@ -146,10 +148,20 @@ def load_options(
     trust_pickle: bool,
     device: str | None,
     details: Mapping[str, Any],
+    imports: tuple[str, ...] = (),
 ) -> LoadOptions:
     """The interrupted run's load options; a widened torch module is rebuilt with the factory
-    arguments widen recorded for it (`details.factory_args`)."""
+    arguments widen recorded for it (`details.factory_args`). Modules the run imported are
+    recorded in the report but imported only when named again with --import: a report is data,
+    and reading one must not run code."""
     load = block["load"]
+    missing = [name for name in load.get("imports") or () if name not in imports]
+    if missing:
+        named = " ".join(f"--import {name}" for name in missing)
+        raise UsageError(
+            f"the interrupted run imported {', '.join(missing)}; give {named} with --continue"
+            " (code named in a report is never imported on its own)"
+        )
     return LoadOptions(
         trust_pickle=trust_pickle,
         model_factory=load.get("model_factory"),
@@ -158,6 +170,7 @@ def load_options(
         optimizer=load.get("optimizer"),
         lr=None,  # already applied in the interrupted run; its optimizer state holds the rate
         device=device or load.get("device") or "auto",
+        imports=tuple(imports),
     )
 
 

@@ -28,7 +28,7 @@ from plateau_cli.auto.choice import (
 from plateau_cli.data import data_health, load_data, parse_data_spec
 from plateau_cli.data.base import DataBundle, DataSpec
 from plateau_cli.errors import StrategyNotApplicableError, UsageError
-from plateau_cli.frameworks import adapter_for
+from plateau_cli.frameworks import adapter_for, import_user_code
 from plateau_cli.history import RunHistory
 from plateau_cli.monitor import Monitor
 from plateau_cli.names import canonical_name, validation_name
@@ -257,6 +257,7 @@ def open_run(
     observer.on_phase(f"loading {sniffed.framework} and {path.name}")
     adapter = adapter_for(sniffed.framework)
     adapter.seed(request.seed)
+    import_user_code(request.load)
     handle = adapter.load(path, sniffed.format, request.load)
     io = handle.io_spec()
     bundle = load_data(spec, io, image_size=request.image_size)

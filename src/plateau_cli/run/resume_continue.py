@@ -39,6 +39,7 @@ def continue_resume(
     device: str | None = None,
     command_line: tuple[str, ...] = (),
     pause_after: int | None = None,
+    imports: tuple[str, ...] = (),
 ) -> ResumeReport:
     """`resume --continue OUT_DIR`: go on from an interrupted run's last completed epoch.
 
@@ -64,7 +65,9 @@ def continue_resume(
         patience=req["patience"],
         seed=int(req["seed"]),
         out=out_dir,
-        load=load_options(req, trust_pickle, device, run.doc["strategy"].get("details") or {}),
+        load=load_options(
+            req, trust_pickle, device, run.doc["strategy"].get("details") or {}, imports
+        ),
         command_line=command_line or tuple(run.doc.get("command_line", ())),
     )
     strategy = build_strategy(request.strategy, request.strategy_options)

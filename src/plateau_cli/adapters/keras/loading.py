@@ -51,6 +51,7 @@ from plateau_cli.adapters.keras.compiling import (
 )
 from plateau_cli.adapters.keras.translate import reading_hdf5, translating, unsafe_message
 from plateau_cli.adapters.sniff import KERAS_V3
+from plateau_cli.entry_points import defined_objects, import_modules
 from plateau_cli.errors import CorruptCheckpointError, UnsafeCheckpointError
 
 SKIP_PATTERN = re.compile(
@@ -87,7 +88,10 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     with _keras_named(path, fmt) as keras_path, _captured() as captured:
         with translating(path, facts):
             model = keras.models.load_model(
-                keras_path, compile=facts.compiled, safe_mode=not options.trust_pickle
+                keras_path,
+                compile=facts.compiled,
+                safe_mode=not options.trust_pickle,
+                custom_objects=custom_objects(options.imports),
             )
         h5_notes: list[str] = []
         if facts.compiled and fmt != KERAS_V3:
@@ -107,6 +111,18 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     if finding is not None:
         detail = "; ".join(part for part in (detail, finding) if part)
     return Loaded(model, facts, state, detail, tuple(notes))
+
+
+def custom_objects(imports: tuple[str, ...]) -> dict[str, Any] | None:
+    """What `--import` modules define that Keras cannot find on its own: classes and functions
+    not registered with `register_keras_serializable` (those registered need only the import).
+    """
+    if not imports:
+        return None
+    modules = import_modules(imports)  # already imported: the cached modules
+    registered = set(keras.saving.get_custom_objects().values())
+    found = {n: v for n, v in defined_objects(modules).items() if v not in registered}
+    return found or None
 
 
 def _one_line(message: str) -> str:
