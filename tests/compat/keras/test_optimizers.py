@@ -89,3 +89,47 @@ def test_tf_keras_h5_keeps_its_learning_rate_and_state(tmp_path):
     assert_metrics_equal(
         doc["output_metrics"], evaluated(written, arrays["x_val"], arrays["y_val"])
     )
+
+
+@pytest.fixture
+def mixed_float16():
+    """The training script's `set_global_policy("mixed_float16")`, undone afterwards."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    yield
+    keras.config.set_dtype_policy(before)
+
+
+@pytest.mark.slow
+def test_mixed_precision_keeps_loss_scaling_and_optimizer_state(tmp_path, mixed_float16):
+    arrays = tabular(tmp_path / "data.npz")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(8, "relu"),
+            keras.layers.Dense(2),
+            keras.layers.Activation("softmax", dtype="float32"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(arrays["x_train"], arrays["y_train"], batch_size=32, epochs=2, verbose=0)
+    steps = int(model.optimizer.iterations)
+    model.save(tmp_path / "mp.keras")
+    keras.config.set_dtype_policy("float32")  # plateau-cli runs without the user's script
+    result = resume(
+        tmp_path / "mp.keras", str(tmp_path / "data.npz"), tmp_path / "o", "--strategy", "lr-decay"
+    )
+    doc = report(result)
+    assert doc["optimizer"]["name"] == "LossScaleOptimizer"
+    assert doc["optimizer"]["loaded_state"] == "restored"
+    assert doc["optimizer"]["iterations_at_load"] == steps
+    assert keras.config.dtype_policy().name == "float32"  # the run left no policy behind
+    assert_metrics_equal(doc["baseline"], evaluated(model, arrays["x_val"], arrays["y_val"]))
+    keras.config.set_dtype_policy("mixed_float16")  # as the user loads it
+    written = keras.models.load_model(tmp_path / "o" / "model.keras")
+    assert type(written.optimizer).__name__ == "LossScaleOptimizer"
+    assert int(written.optimizer.iterations) == steps + 7  # one epoch of 200 / 32 batches
+    assert_metrics_equal(
+        doc["output_metrics"], evaluated(written, arrays["x_val"], arrays["y_val"])
+    )

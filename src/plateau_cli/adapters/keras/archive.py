@@ -54,6 +54,27 @@ class FileFacts:
     iterations: int | None
     #: Names of objects whose config holds Python bytecode (Lambda layers, lambda losses).
     code_objects: tuple[str, ...]
+    #: A mixed-precision policy the layers were saved under ("mixed_float16"), else None.
+    dtype_policy: str | None = None
+
+
+def mixed_policy(config: Any) -> str | None:
+    """The first `mixed_*` dtype policy named anywhere in a model config (Keras 3 writes
+    `{"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}` per layer, tf.keras
+    `{"class_name": "Policy", ...}`)."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            inner = item.get("config")
+            if item.get("class_name") in ("DTypePolicy", "Policy") and isinstance(inner, dict):
+                name = inner.get("name")
+                if isinstance(name, str) and name.startswith("mixed_"):
+                    return name
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def read_facts(path: Path, fmt: str) -> FileFacts:
@@ -109,6 +130,7 @@ def _read_v3(path: Path) -> FileFacts:
         optimizer_variables=count,
         iterations=iterations,
         code_objects=tuple(_code_objects(config)),
+        dtype_policy=mixed_policy(config),
     )
 
 
@@ -181,7 +203,9 @@ def _v3_optimizer_state(weights: h5py.File) -> tuple[int | None, int | None]:
     if not isinstance(group, h5py.Group):
         return None, None
     count = len(group.keys())
-    first = group.get("0")
+    # A LossScaleOptimizer (mixed precision) counts its steps in the optimizer it wraps.
+    inner = weights.get("optimizer/inner_optimizer/vars")
+    first = inner.get("0") if isinstance(inner, h5py.Group) else group.get("0")
     return count, _int_scalar(first)
 
 
@@ -213,6 +237,7 @@ def _read_h5(path: Path) -> FileFacts:
             optimizer_variables=count,
             iterations=iterations,
             code_objects=tuple(_code_objects(config)),
+            dtype_policy=mixed_policy(config),
         )
 
 

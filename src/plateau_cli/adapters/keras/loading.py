@@ -85,7 +85,11 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     if facts.code_objects and not options.trust_pickle:
         raise UnsafeCheckpointError(unsafe_message(path, facts.code_objects))
     state, detail = OptimizerState.ABSENT, None
-    with _keras_named(path, fmt) as keras_path, _captured() as captured:
+    with (
+        _keras_named(path, fmt) as keras_path,
+        _captured() as captured,
+        saved_policy(facts.dtype_policy),
+    ):
         with translating(path, facts):
             model = keras.models.load_model(
                 keras_path,
@@ -111,6 +115,23 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     if finding is not None:
         detail = "; ".join(part for part in (detail, finding) if part)
     return Loaded(model, facts, state, detail, tuple(notes))
+
+
+@contextlib.contextmanager
+def saved_policy(name: str | None) -> Iterator[None]:
+    """Load under the dtype policy the model was saved with, as its training script set it:
+    under `mixed_float16` Keras compiles the optimizer inside a LossScaleOptimizer, whose
+    variables (loss scale, the inner optimizer's step count and moments) then line up with the
+    file's; under float32 the plain optimizer has fewer and Keras drops the state."""
+    if name is None:
+        yield
+        return
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def custom_objects(imports: tuple[str, ...]) -> dict[str, Any] | None:
