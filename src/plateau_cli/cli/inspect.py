@@ -61,7 +61,7 @@ def inspect(
     from plateau_cli.inspection import describe_to_json, probe_to_json, probe_with_data
     from plateau_cli.outputs import sha256_of
 
-    sniffed = sniff_checkpoint(model)
+    sniff_checkpoint(model)  # an unknown file fails here, before a framework is imported
     options = load_options(
         trust_pickle, model_factory, factory_arg, None, None, None, device, imports
     )
@@ -70,9 +70,6 @@ def inspect(
         from plateau_cli.data import parse_data_spec
 
         spec = parse_data_spec(data, target=target, val_split=val_split, seed=0)
-    from plateau_cli.run.resume import check_load_options
-
-    check_load_options(sniffed.framework, options)
     handle = load_handle(model, options)
     probe = (
         probe_with_data(handle, spec, parse_image_size(image_size), batch_size)

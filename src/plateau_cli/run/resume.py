@@ -119,14 +119,6 @@ class RunSetup:
     duration_before: float = 0.0
 
 
-def check_load_options(framework: str, options: LoadOptions) -> None:
-    if framework == "keras" and options.model_factory:
-        raise UsageError(
-            "--model-factory applies to PyTorch checkpoints only; a Keras file holds its own"
-            " architecture"
-        )
-
-
 def run_resume(
     request: ResumeRequest,
     observer: Observer | None = None,
@@ -152,7 +144,6 @@ def run_resume(
         request.data, target=request.target, val_split=request.val_split, seed=request.seed
     )
     sniffed = sniff_checkpoint(request.model)
-    check_load_options(sniffed.framework, request.load)
     out_dir = request.out or default_out_dir(
         request.model, strategy.name if strategy is not None else AUTO
     )

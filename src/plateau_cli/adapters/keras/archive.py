@@ -244,8 +244,9 @@ def _read_h5(path: Path) -> FileFacts:
 def _weights_only_message(path: Path, handle: h5py.File) -> str:
     if "layer_names" in handle.attrs or "model_weights" not in handle:
         return (
-            f"{path}: an HDF5 file with weights only (written by save_weights), no model; "
-            "plateau-cli needs the whole model: save it with model.save('model.keras')"
+            f"{path}: an HDF5 file with weights only (written by save_weights), no model; name"
+            " the code that builds the model (--model-factory build.py:make_model), or save the"
+            " whole model with model.save('model.keras')"
         )
     return f"{path}: an HDF5 file without a Keras model configuration (no 'model_config')"
 
