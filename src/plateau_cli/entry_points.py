@@ -169,6 +169,78 @@ def _import_file(path: Path, what: str) -> Any:
     return module
 
 
+def import_modules(specs: tuple[str, ...] | list[str], what: str = "--import") -> list[Any]:
+    """Import each `pkg.module` or `path/file.py` the user named, in order; the modules.
+
+    A file is imported under its own stem (`models.py` -> `models`) unless that name is taken,
+    so classes it defines are found by the name they were saved or pickled under (Keras'
+    `registered_name`, a torch pickle's `models.MLP`). Importing is what registers
+    `@keras.saving.register_keras_serializable` classes.
+    """
+    modules = []
+    for spec in specs:
+        if spec.endswith(".py"):
+            modules.append(_import_named_file(Path(spec), what))
+            continue
+        if not _DOTTED.match(spec):
+            raise UsageError(
+                f"{what} takes a module (pkg.module) or a .py file. Received: {spec!r}"
+            )
+        try:
+            modules.append(importlib.import_module(spec))
+        except ModuleNotFoundError as exc:
+            raise BadInputError(
+                f"{what} {spec!r}: cannot import it ({exc}); is it installed or on PYTHONPATH?"
+                " A file can be named as path/to/file.py"
+            ) from exc
+        except Exception as exc:  # user code failed while importing
+            raise BadInputError(
+                f"{what} {spec!r}: importing it failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    return modules
+
+
+def _import_named_file(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise BadInputError(f"{what}: no such file {str(path)!r}")
+    stem = path.stem
+    existing = sys.modules.get(stem)
+    if existing is not None:
+        if Path(getattr(existing, "__file__", "") or "").resolve() == path.resolve():
+            return existing
+        return _import_file(path, what)  # the name is taken: a private name instead
+    if not stem.isidentifier():
+        return _import_file(path, what)
+    spec = importlib.util.spec_from_file_location(stem, path)
+    if spec is None or spec.loader is None:
+        raise BadInputError(f"{what}: cannot load {str(path)!r} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent.resolve()))
+    sys.modules[stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[stem]
+        raise BadInputError(
+            f"{what}: importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def defined_objects(modules: list[Any]) -> dict[str, Any]:
+    """Classes and functions each module defines itself (not what it imported), by name."""
+    found: dict[str, Any] = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            if name.startswith("_") or not (isinstance(value, type) or callable(value)):
+                continue
+            if getattr(value, "__module__", None) == module.__name__:
+                found[name] = value
+    return found
+
+
 def parse_factory_args(pairs: list[str]) -> dict[str, Any]:
     """`key=value` pairs; values are Python literals (`hidden=64`, `dims=(8, 16)`), else strings."""
     out: dict[str, Any] = {}

@@ -36,4 +36,13 @@ def load_handle(path: Path, options: LoadOptions, seed: int = 0) -> ModelHandle:
     sniffed = sniff_checkpoint(path)
     adapter = adapter_for(sniffed.framework)
     adapter.seed(seed)
+    import_user_code(options)
     return adapter.load(path, sniffed.format, options)
+
+
+def import_user_code(options: LoadOptions) -> None:
+    """`--import`: after the framework (user code imports it too), before the checkpoint."""
+    if options.imports:
+        from plateau_cli.entry_points import import_modules
+
+        import_modules(options.imports)

@@ -39,6 +39,9 @@ class LoadOptions:
     #: PyTorch: which part of a dict/tuple/ModelOutput output holds the predictions (a key or
     #: an index); None follows the conventions (`logits`, else the first element).
     output: str | None = None
+    #: `--import`: modules or .py files imported before loading (Keras custom objects,
+    #: classes a torch factory or a pickled module needs). Explicit opt-in, as --model-factory.
+    imports: tuple[str, ...] = ()
 
 
 class OptimizerState(str, Enum):
@@ -118,6 +121,14 @@ class IOSpec:
     channels_last: bool = True
     #: The inputs are integer ids into an embedding (tokens): no pixel-scale advice for them.
     integer_inputs: bool = False
+    #: What the brightest pixel of an image folder is fed as: 1.0 (torchvision's ToTensor) or
+    #: 255.0 (Keras' `image_dataset_from_directory`), so images reach the model as in training.
+    image_max: float = 1.0
+    #: The model's own leading preprocessing (Rescaling, Normalization), as numpy in -> numpy
+    #: out, so the input health check judges what the first trainable layer sees.
+    preprocess: Callable[[Any], Any] | None = field(default=None, compare=False)
+    #: Those layers in words ("Rescaling(scale=0.00784, offset=-1)"), for notes.
+    preprocessing: str | None = None
 
 
 @dataclass(frozen=True)

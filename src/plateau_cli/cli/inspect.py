@@ -13,6 +13,7 @@ from plateau_cli.cli.options import (
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
+    ImportOpt,
     ModelFactory,
     OutputOpt,
     TargetOpt,
@@ -31,6 +32,7 @@ def inspect(
         bool, typer.Option("--json", help="Print one JSON object on stdout (schema_version 1).")
     ] = False,
     trust_pickle: TrustPickle = False,
+    imports: ImportOpt = None,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
     output: OutputOpt = None,
@@ -62,18 +64,23 @@ def inspect(
     from plateau_cli.inspection import describe_to_json, probe_to_json, probe_with_data
     from plateau_cli.outputs import sha256_of
 
-    sniffed = sniff_checkpoint(model)
+    sniffed = sniff_checkpoint(model)  # an unknown file fails here, before a framework loads
     options = load_options(
-        trust_pickle, model_factory, factory_arg, None, None, None, device, output
+        trust_pickle,
+        model_factory,
+        factory_arg,
+        None,
+        None,
+        None,
+        device,
+        output=output,
+        imports=imports,
     )
     spec = None
     if data is not None:
         from plateau_cli.data import parse_data_spec
 
         spec = parse_data_spec(data, target=target, val_split=val_split, seed=0)
-    from plateau_cli.run.resume import check_load_options
-
-    check_load_options(sniffed.framework, options)
     try:
         handle = load_handle(model, options)
     except PlateauError as exc:

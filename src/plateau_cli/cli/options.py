@@ -27,6 +27,7 @@ def load_options(
     lr: float | None,
     device: str,
     output: str | None = None,
+    imports: list[str] | None = None,
 ) -> Any:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.entry_points import parse_factory_args
@@ -40,7 +41,21 @@ def load_options(
         lr=lr,
         device=device,
         output=output,
+        imports=tuple(imports or ()),
     )
+
+
+ImportOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--import",
+        help=(
+            "Import a module or .py file before loading (repeatable): custom Keras layers,"
+            " losses and subclassed models, classes a PyTorch factory needs. Runs that code."
+        ),
+        show_default=False,
+    ),
+]
 
 
 TrustPickle = Annotated[

@@ -17,6 +17,7 @@ from plateau_cli.cli.options import (
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
+    ImportOpt,
     LossOpt,
     MinDeltaOpt,
     ModelFactory,
@@ -99,8 +100,9 @@ def resume(
         Path | None,
         typer.Option(
             help=(
-                "--strategy auto: the run's training log (any format diagnose reads, or an"
-                " earlier history.csv); without it auto decides from the checkpoint and data."
+                "The run's training log (any format diagnose reads, or an earlier history.csv):"
+                " the baseline must agree with its last validation value (else exit 2: the data"
+                " is not fed as in training); auto also uses its diagnosis."
             ),
             show_default=False,
         ),
@@ -160,6 +162,7 @@ def resume(
         ),
     ] = False,
     trust_pickle: TrustPickle = False,
+    imports: ImportOpt = None,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
     output: OutputOpt = None,
@@ -232,6 +235,7 @@ def resume(
                 device=device if _given(ctx, "device") else None,
                 command_line=("plateau-cli", *sys.argv[1:]),
                 given=_given_again(ctx, model_factory, factory_arg, data),
+                imports=tuple(imports or ()),
             )
         finally:
             if isinstance(observer, RichObserver):
@@ -301,7 +305,15 @@ def resume(
         seed=seed,
         out=out,
         load=load_options(
-            trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device, output
+            trust_pickle,
+            model_factory,
+            factory_arg,
+            loss,
+            optimizer,
+            lr,
+            device,
+            output=output,
+            imports=imports,
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
@@ -327,6 +339,7 @@ _CONTINUE_OPTIONS = frozenset(
         "model_factory",
         "factory_arg",
         "data",
+        "imports",
     }
 )
 

@@ -16,6 +16,7 @@ from plateau_cli.cli.options import (
     DeviceOpt,
     FactoryArg,
     ImageSizeOpt,
+    ImportOpt,
     LossOpt,
     MinDeltaOpt,
     ModelFactory,
@@ -90,6 +91,7 @@ def trial(
         ),
     ] = False,
     trust_pickle: TrustPickle = False,
+    imports: ImportOpt = None,
     model_factory: ModelFactory = None,
     factory_arg: FactoryArg = None,
     output: OutputOpt = None,
@@ -127,7 +129,15 @@ def trial(
         seed=seed,
         out=out,
         load=load_options(
-            trust_pickle, model_factory, factory_arg, loss, optimizer, None, device, output
+            trust_pickle,
+            model_factory,
+            factory_arg,
+            loss,
+            optimizer,
+            None,
+            device,
+            output=output,
+            imports=imports,
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
     )

@@ -10,6 +10,7 @@ so only the per-batch checks (non-finite, unnormalised) run, and the evidence sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +60,9 @@ def data_health(data: DataBundle, io: IOSpec | None) -> list[HealthWarning]:
     if val is not None and len(val) == 0:
         val = None
     rng = np.random.default_rng(0)
-    train_stats = _Stats.of(train.x, rng)
-    val_stats = _Stats.of(val.x, rng) if val is not None else None
+    seen = _model_view(io)
+    train_stats = _Stats.of(train.x, rng, seen)
+    val_stats = _Stats.of(val.x, rng, seen) if val is not None else None
     found = [
         _non_finite(train, val, partial),
         _scale_mismatch(train_stats, val_stats) if val_stats is not None else None,
@@ -80,12 +82,37 @@ class _Stats:
     std: np.ndarray
 
     @classmethod
-    def of(cls, x: np.ndarray, rng: np.random.Generator) -> _Stats:
-        flat = x.reshape(len(x), -1)
-        rows = min(_SAMPLE_ROWS, max(256, _SAMPLE_VALUES // max(flat.shape[1], 1)))
-        if len(flat) > rows:
-            flat = flat[np.sort(rng.choice(len(flat), rows, replace=False))]
+    def of(
+        cls, x: np.ndarray, rng: np.random.Generator, seen: Callable[[Any], Any] | None = None
+    ) -> _Stats:
+        features = int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
+        rows = min(_SAMPLE_ROWS, max(256, _SAMPLE_VALUES // max(features, 1)))
+        if len(x) > rows:
+            x = x[np.sort(rng.choice(len(x), rows, replace=False))]
+        if seen is not None:
+            x = seen(x)
+        flat = np.asarray(x).reshape(len(x), -1)
         return cls(flat, *_column_stats(flat))
+
+
+def _model_view(io: IOSpec | None) -> Callable[[Any], Any] | None:
+    """The model's own leading preprocessing (Rescaling, Normalization), when it has any: the
+    scale checks judge what its first trainable layer sees, not the raw arrays. Numeric
+    arrays only; a failure leaves the raw view (the data check reports real mismatches)."""
+    if io is None or io.preprocess is None:
+        return None
+    preprocess = io.preprocess
+
+    def seen(x: Any) -> Any:
+        if not np.issubdtype(np.asarray(x).dtype, np.number):
+            return x
+        try:
+            out = np.asarray(preprocess(x), dtype=np.float64)
+        except Exception:  # a health view never stops the run
+            return x
+        return out if len(out) == len(x) else x
+
+    return seen
 
 
 def _column_stats(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,11 @@
 Class indices follow the sorted folder names (as Keras' `image_dataset_from_directory` and
 torchvision's `ImageFolder` do), so a model trained with either tool sees the same index for
 the same class. Images are resized to the model's input size and converted to its channel count
-(grayscale, RGB, RGBA); the arrays are always NHWC float32 in [0, 1] and the bundle says so
+(grayscale, RGB, RGBA), and the notes say how many were (a colour folder is never made grey
+without a word). Pixels are scaled as the model's framework feeds them in training: Keras'
+`image_dataset_from_directory` yields floats 0..255 (the model rescales itself, with a
+`Rescaling` layer or a preprocessing function), torchvision's `ToTensor` yields 0..1; the adapter
+says which (`IOSpec.image_max`). The arrays are NHWC float32 and the bundle says so
 (`image_layout="NHWC"`), so the torch adapter knows to transpose. An unreadable file is skipped
 with a note instead of stopping a long run over one bad JPEG. PIL is imported only here.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +32,15 @@ IMAGE_SUFFIXES = frozenset(
 )
 _VAL_NAMES = ("val", "validation", "valid")
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+
+
+def _is_grey(image: Any) -> bool:
+    """An RGB file whose three channels are equal loses nothing when read as grayscale."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return bool(
+        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    )
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,10 @@ class _Reader:
         self.mode = _MODES[channels] if channels is not None else None
         self.skipped: list[str] = []
         self.decided: list[str] = []
+        #: "HxW" of each original size that had to be resized -> count.
+        self.resized: dict[str, int] = {}
+        #: Colour images read as grayscale (the model's input has one channel).
+        self.greyed = 0
 
     def read(self, path: Path) -> np.ndarray | None:
         from PIL import Image, UnidentifiedImageError
@@ -149,9 +166,11 @@ class _Reader:
         try:
             with Image.open(path) as image:
                 if self.mode is None:
-                    grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+                    grey = image.mode in _GREY_MODES
                     self.mode = "L" if grey else "RGB"
                     self.decided.append(f"channels: {1 if grey else 3} (from {path.name})")
+                if self.mode == "L" and image.mode not in _GREY_MODES and not _is_grey(image):
+                    self.greyed += 1
                 converted = image.convert(self.mode)
                 if self.size is None:
                     self.size = converted.size
@@ -160,6 +179,8 @@ class _Reader:
                         " the model does not fix one)"
                     )
                 if converted.size != self.size:
+                    was = f"{converted.size[1]}x{converted.size[0]}"
+                    self.resized[was] = self.resized.get(was, 0) + 1
                     converted = converted.resize(self.size, Image.Resampling.BILINEAR)
                 pixels = np.asarray(converted, dtype=np.uint8)
         except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
@@ -169,7 +190,12 @@ class _Reader:
 
 
 def _load(
-    reader: _Reader, paths: list[Path], labels: list[int], source: str, what: str
+    reader: _Reader,
+    paths: list[Path],
+    labels: list[int],
+    source: str,
+    what: str,
+    image_max: float,
 ) -> ArraySplit:
     images, kept = [], []
     for path, label in zip(paths, labels, strict=True):
@@ -179,26 +205,60 @@ def _load(
             kept.append(label)
     if not images:
         raise BadInputError(f"{source}: no readable images in the {what} folders")
-    x = np.stack(images).astype(np.float32) / np.float32(255.0)
+    x = np.stack(images).astype(np.float32)
+    if image_max != 255.0:
+        x *= np.float32(image_max / 255.0)
     return ArraySplit(x, np.asarray(kept, dtype=np.int64))
+
+
+def _scale_note(image_max: float, io: IOSpec | None) -> str:
+    if image_max == 255.0:
+        inside = (
+            f"; the model rescales them itself: {io.preprocessing}"
+            if io and io.preprocessing
+            else ""
+        )
+        return (
+            "pixels fed as floats 0..255, as Keras' image_dataset_from_directory yields them"
+            f"{inside}"
+        )
+    return f"pixels fed as floats 0..{image_max:g} (as torchvision's ToTensor yields them)"
+
+
+def _conversion_notes(reader: _Reader) -> list[str]:
+    notes = []
+    if reader.resized and reader.size is not None:
+        width, height = reader.size
+        shown = ", ".join(f"{count} from {was}" for was, count in sorted(reader.resized.items()))
+        notes.append(
+            f"resized {sum(reader.resized.values())} image(s) to the model's {height}x{width}"
+            f" (bilinear, as image_dataset_from_directory does): {shown}"
+        )
+    if reader.greyed:
+        notes.append(
+            f"read {reader.greyed} colour image(s) as grayscale: the model's input has 1 channel"
+        )
+    return notes
 
 
 def load_image_folder(
     spec: DataSpec, io: IOSpec | None, image_size: tuple[int, int] | None
 ) -> DataBundle:
-    """Read every image once, resized to the model's input, as NHWC float32 in [0, 1]."""
+    """Read every image once, resized to the model's input, as NHWC float32 scaled to
+    0..`io.image_max` (1 when no model says: torchvision's convention)."""
     layout = read_layout(Path(spec.source), spec.source)
     try:
         reader = _Reader(*target_geometry(io, image_size))
     except DataMismatchError as exc:
         raise DataMismatchError(f"{spec.source}: {exc}") from exc
+    image_max = io.image_max if io is not None else 1.0
     paths, labels, ignored = _list_images(layout.train_dir, layout.classes)
     notes: list[str] = []
     if layout.val_dir is not None:
         val_paths, val_labels, ignored_val = _list_images(layout.val_dir, layout.classes)
         ignored += ignored_val
-        train = _load(reader, paths, labels, spec.source, "train")
-        val = _load(reader, val_paths, val_labels, spec.source, "val")
+        train = _load(reader, paths, labels, spec.source, "train", image_max)
+        val = _load(reader, val_paths, val_labels, spec.source, "val", image_max)
     else:
         if spec.val_split is None:
             raise BadInputError(
@@ -210,16 +270,28 @@ def load_image_folder(
             len(paths), spec.val_split, spec.seed, spec.source, strata
         )
         train = _load(
-            reader, [paths[i] for i in train_idx], strata[train_idx].tolist(), spec.source, "train"
+            reader,
+            [paths[i] for i in train_idx],
+            strata[train_idx].tolist(),
+            spec.source,
+            "train",
+            image_max,
         )
         val = _load(
-            reader, [paths[i] for i in val_idx], strata[val_idx].tolist(), spec.source, "validation"
+            reader,
+            [paths[i] for i in val_idx],
+            strata[val_idx].tolist(),
+            spec.source,
+            "validation",
+            image_max,
         )
         notes.append(
             f"validation split: {len(val_idx)} of {len(paths)} images"
             f" (--val-split {spec.val_split}, seed {spec.seed})"
         )
     notes.extend(reader.decided)
+    notes.append(_scale_note(image_max, io))
+    notes.extend(_conversion_notes(reader))
     if reader.skipped:
         notes.append(
             f"skipped {len(reader.skipped)} unreadable image(s); first: {reader.skipped[0]}"

@@ -78,8 +78,8 @@ def render_probe(console: Console, probe: DataProbe) -> None:
     console.print(f"  validation: {line(probe.val)}")
     if not probe.units:
         console.print(
-            "  [muted]dead units: no ReLU layer to observe (a ReLU called inside forward() has no"
-            " module to hook)[/muted]"
+            "  [muted]dead units: no ReLU layer to observe (ReLUs called inside a PyTorch"
+            " forward() or a subclassed Keras model's call() cannot be reached)[/muted]"
         )
     for unit in probe.units:
         share = unit.dead_share

@@ -66,6 +66,8 @@ def request_block(request: Any) -> dict[str, Any]:
             "optimizer": load.optimizer,
             "lr": load.lr,
             "device": load.device,
+            # Recorded, never imported from here: --continue needs --import again.
+            "imports": list(load.imports),
         },
     }
 
@@ -149,11 +151,21 @@ def load_options(
     device: str | None,
     details: Mapping[str, Any],
     grants: Grants,
+    imports: tuple[str, ...] = (),
 ) -> LoadOptions:
     """The interrupted run's load options, with the factory the user named again (`grants`);
     a widened torch module is rebuilt with the factory arguments widen recorded for it
-    (`details.factory_args`: plain values, passed to the function the user named)."""
+    (`details.factory_args`: plain values, passed to the function the user named). Modules the
+    run imported are recorded in the report but imported only when named again with --import:
+    a report is data, and reading one must not run code."""
     load = block["load"]
+    missing = [name for name in load.get("imports") or () if name not in imports]
+    if missing:
+        named = " ".join(f"--import {name}" for name in missing)
+        raise UsageError(
+            f"the interrupted run imported {', '.join(missing)}; give {named} with --continue"
+            " (code named in a report is never imported on its own)"
+        )
     return LoadOptions(
         trust_pickle=trust_pickle,
         model_factory=grants.model_factory,
@@ -162,6 +174,7 @@ def load_options(
         optimizer=load.get("optimizer"),
         lr=None,  # already applied in the interrupted run; its optimizer state holds the rate
         device=device or load.get("device") or "auto",
+        imports=tuple(imports),
     )
 
 

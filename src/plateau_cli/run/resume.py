@@ -28,7 +28,8 @@ from plateau_cli.auto.choice import (
 from plateau_cli.data import data_health, load_data, parse_data_spec
 from plateau_cli.data.base import DataBundle, DataSpec
 from plateau_cli.errors import StrategyNotApplicableError, UsageError
-from plateau_cli.frameworks import adapter_for
+from plateau_cli.frameworks import adapter_for, import_user_code
+from plateau_cli.history import RunHistory
 from plateau_cli.monitor import Monitor
 from plateau_cli.names import canonical_name, validation_name
 from plateau_cli.observer import Level, NullObserver, Observer
@@ -41,6 +42,7 @@ from plateau_cli.run.continuation import (
 )
 from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.run.judged_on import judged_on, with_final_details
+from plateau_cli.run.log_baseline import check_baseline
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 
@@ -65,7 +67,8 @@ class ResumeRequest:
     out: Path | None = None
     load: LoadOptions = field(default_factory=LoadOptions)
     command_line: tuple[str, ...] = ()
-    #: `--strategy auto`: the run's log, whose diagnosis auto uses beside the checkpoint.
+    #: The run's log: auto's diagnosis uses it beside the checkpoint, and every strategy checks
+    #: the baseline against its last validation value (data fed as in training?).
     log: Path | None = None
 
     def __post_init__(self) -> None:
@@ -75,8 +78,6 @@ class ResumeRequest:
             raise UsageError(f"--batch-size must be >= 1. Received: {self.batch_size}")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--patience must be >= 1. Received: {self.patience}")
-        if self.log is not None and self.strategy != AUTO:
-            raise UsageError(f"--log is read by --strategy auto only (not {self.strategy})")
 
 
 def _val_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -119,14 +120,6 @@ class RunSetup:
     duration_before: float = 0.0
 
 
-def check_load_options(framework: str, options: LoadOptions) -> None:
-    if framework == "keras" and options.model_factory:
-        raise UsageError(
-            "--model-factory applies to PyTorch checkpoints only; a Keras file holds its own"
-            " architecture"
-        )
-
-
 def run_resume(
     request: ResumeRequest,
     observer: Observer | None = None,
@@ -142,6 +135,7 @@ def run_resume(
     observer = observer or NullObserver()
     # 1. Everything that needs no framework: fails in milliseconds, writes nothing.
     auto_log = None
+    log_history = _read_log(request.log) if request.log else None
     if request.strategy == AUTO:
         check_auto_options(request.strategy_options)
         auto_log = diagnose_log_for_auto(request.log, request.monitor) if request.log else None
@@ -151,7 +145,6 @@ def run_resume(
         request.data, target=request.target, val_split=request.val_split, seed=request.seed
     )
     sniffed = sniff_checkpoint(request.model)
-    check_load_options(sniffed.framework, request.load)
     out_dir = request.out or default_out_dir(
         request.model, strategy.name if strategy is not None else AUTO
     )
@@ -168,6 +161,7 @@ def run_resume(
     baseline_val = _val_metrics(handle.evaluate(prepared, "val"))
     baseline = {**baseline_val, **handle.evaluate(prepared, "train")}
     monitor = resolve_monitor(request, baseline_val)
+    log_notes = _log_agreement(request, log_history, baseline_val, monitor.metric, bundle)
     context = StrategyContext(
         monitor,
         request.epochs,
@@ -219,13 +213,34 @@ def run_resume(
         after_change=after_change,
         data=_describe_data(bundle),
         health=tuple(health),
-        notes=tuple(loaded.notes) + tuple(bundle.notes),
+        notes=tuple(loaded.notes) + tuple(bundle.notes) + log_notes,
         out_dir=out_dir,
         started=started,
         auto=auto,
     )
     # 4. Training and the artefacts.
     return train_and_report(setup, observer, pause_after=pause_after)
+
+
+def _read_log(log: Path) -> RunHistory:
+    from plateau_cli.logs import read_log
+
+    return read_log(log).history
+
+
+def _log_agreement(
+    request: ResumeRequest,
+    history: RunHistory | None,
+    baseline_val: Mapping[str, float],
+    metric: str,
+    bundle: DataBundle,
+) -> tuple[str, ...]:
+    """Stop (exit 2) when the baseline is far from the log's last validation value."""
+    if history is None or request.log is None:
+        return ()
+    fed = next((n for n in bundle.notes if n.startswith("pixels fed as")), None)
+    agreed = check_baseline(history, request.log, baseline_val, metric, fed)
+    return (agreed.note(),) if agreed is not None else ()
 
 
 def open_run(
@@ -235,6 +250,7 @@ def open_run(
     observer.on_phase(f"loading {sniffed.framework} and {path.name}")
     adapter = adapter_for(sniffed.framework)
     adapter.seed(request.seed)
+    import_user_code(request.load)
     handle = adapter.load(path, sniffed.format, request.load)
     io = handle.io_spec()
     bundle = load_data(spec, io, image_size=request.image_size)

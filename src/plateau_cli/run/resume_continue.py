@@ -41,6 +41,7 @@ def continue_resume(
     command_line: tuple[str, ...] = (),
     pause_after: int | None = None,
     given: GivenAgain | None = None,
+    imports: tuple[str, ...] = (),
 ) -> ResumeReport:
     """`resume --continue OUT_DIR`: go on from an interrupted run's last completed epoch.
 
@@ -70,7 +71,12 @@ def continue_resume(
         seed=int(req["seed"]),
         out=out_dir,
         load=load_options(
-            req, trust_pickle, device, run.doc["strategy"].get("details") or {}, grants
+            req,
+            trust_pickle,
+            device,
+            run.doc["strategy"].get("details") or {},
+            grants,
+            imports,
         ),
         command_line=command_line or tuple(run.doc.get("command_line", ())),
     )

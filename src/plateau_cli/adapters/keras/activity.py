@@ -30,7 +30,11 @@ def relu_layers(model: Any) -> list[tuple[Any, str]]:
     """Top-level layers (and layers of nested functional models) ending in a ReLU; not the
     output layer, whose units are the model's outputs rather than hidden capacity."""
     found: list[tuple[Any, str]] = []
-    output_layers = {id(t._keras_history.operation) for t in model.outputs}
+    try:
+        outputs = model.outputs
+    except AttributeError:  # a subclassed model: no graph whose activations could be tapped
+        return []
+    output_layers = {id(t._keras_history.operation) for t in outputs}
     for layer in model.layers:
         name = _activation_name(layer)
         if name is not None and id(layer) not in output_layers:

@@ -18,6 +18,10 @@ class KerasAdapter(Adapter):
 
     def load(self, path: Path, fmt: str, options: LoadOptions) -> KerasHandle:
         path = Path(path)
+        if options.model_factory:  # a weights-only file: the user's code builds the model
+            from plateau_cli.adapters.keras import weights_only
+
+            return KerasHandle(path, fmt, weights_only.load(path, fmt, options))
         return KerasHandle(path, fmt, loading.load(path, fmt, options))
 
     @staticmethod

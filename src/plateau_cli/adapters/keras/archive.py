@@ -57,6 +57,27 @@ class FileFacts:
     #: "<owner> calls <api>" for every Keras API the config names that is not a model part
     #: (downloads, file writers, safe-mode switches): see `blocked_calls`.
     blocked_calls: tuple[str, ...] = ()
+    #: A mixed-precision policy the layers were saved under ("mixed_float16"), else None.
+    dtype_policy: str | None = None
+
+
+def mixed_policy(config: Any) -> str | None:
+    """The first `mixed_*` dtype policy named anywhere in a model config (Keras 3 writes
+    `{"class_name": "DTypePolicy", "config": {"name": "mixed_float16"}}` per layer, tf.keras
+    `{"class_name": "Policy", ...}`)."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            inner = item.get("config")
+            if item.get("class_name") in ("DTypePolicy", "Policy") and isinstance(inner, dict):
+                name = inner.get("name")
+                if isinstance(name, str) and name.startswith("mixed_"):
+                    return name
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def read_facts(path: Path, fmt: str) -> FileFacts:
@@ -113,6 +134,7 @@ def _read_v3(path: Path) -> FileFacts:
         iterations=iterations,
         code_objects=tuple(_code_objects(config)),
         blocked_calls=tuple(blocked_calls(config)),
+        dtype_policy=mixed_policy(config),
     )
 
 
@@ -185,7 +207,9 @@ def _v3_optimizer_state(weights: h5py.File) -> tuple[int | None, int | None]:
     if not isinstance(group, h5py.Group):
         return None, None
     count = len(group.keys())
-    first = group.get("0")
+    # A LossScaleOptimizer (mixed precision) counts its steps in the optimizer it wraps.
+    inner = weights.get("optimizer/inner_optimizer/vars")
+    first = inner.get("0") if isinstance(inner, h5py.Group) else group.get("0")
     return count, _int_scalar(first)
 
 
@@ -218,14 +242,16 @@ def _read_h5(path: Path) -> FileFacts:
             iterations=iterations,
             code_objects=tuple(_code_objects(config)),
             blocked_calls=tuple(blocked_calls(config)),
+            dtype_policy=mixed_policy(config),
         )
 
 
 def _weights_only_message(path: Path, handle: h5py.File) -> str:
     if "layer_names" in handle.attrs or "model_weights" not in handle:
         return (
-            f"{path}: an HDF5 file with weights only (written by save_weights), no model; "
-            "plateau-cli needs the whole model: save it with model.save('model.keras')"
+            f"{path}: an HDF5 file with weights only (written by save_weights), no model; name"
+            " the code that builds the model (--model-factory build.py:make_model), or save the"
+            " whole model with model.save('model.keras')"
         )
     return f"{path}: an HDF5 file without a Keras model configuration (no 'model_config')"
 

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 
 from plateau_cli.adapters.base import IOSpec, LayerInfo, ModelDescription, OptimizerInfo
+from plateau_cli.adapters.keras import preprocessing
 from plateau_cli.adapters.keras.compiling import LOSS_TASKS, loss_name
 from plateau_cli.data.base import Task
 
@@ -116,6 +117,7 @@ def io_spec(model: Any) -> IOSpec:
     task, sparse = LOSS_TASKS.get(loss or "", (None, True))
     if task is Task.BINARY and units not in (None, 1):
         task = None  # several sigmoid units: multi-label, which the checks do not model
+    leading = preprocessing.leading_layers(model)
     return IOSpec(
         input_shape=shape_in[1:] if shape_in else None,
         output_units=units,
@@ -123,6 +125,9 @@ def io_spec(model: Any) -> IOSpec:
         task=task,
         sparse_labels=sparse,
         channels_last=keras.config.image_data_format() == "channels_last",
+        image_max=255.0,  # image_dataset_from_directory's 0..255 floats
+        preprocess=preprocessing.numpy_function(leading),
+        preprocessing=preprocessing.describe_layers(leading),
     )
 
 

@@ -41,6 +41,7 @@ import keras
 import numpy as np
 
 from plateau_cli.adapters.base import LoadOptions, OptimizerState
+from plateau_cli.adapters.keras import keras2, schedules
 from plateau_cli.adapters.keras import optimizer as opt
 from plateau_cli.adapters.keras.archive import FileFacts, read_facts
 from plateau_cli.adapters.keras.compiling import (
@@ -55,6 +56,7 @@ from plateau_cli.adapters.keras.translate import (
     unsafe_message,
 )
 from plateau_cli.adapters.sniff import KERAS_V3
+from plateau_cli.entry_points import defined_objects, import_modules
 from plateau_cli.errors import CorruptCheckpointError, UnsafeCheckpointError
 
 SKIP_PATTERN = re.compile(
@@ -90,24 +92,65 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
     if facts.code_objects and not options.trust_pickle:
         raise UnsafeCheckpointError(unsafe_message(path, facts.code_objects))
     state, detail = OptimizerState.ABSENT, None
-    with _keras_named(path, fmt) as keras_path, _captured() as captured:
+    with (
+        _keras_named(path, fmt) as keras_path,
+        _captured() as captured,
+        saved_policy(facts.dtype_policy),
+    ):
         with translating(path, facts):
             model = keras.models.load_model(
-                keras_path, compile=facts.compiled, safe_mode=not options.trust_pickle
+                keras_path,
+                compile=facts.compiled,
+                safe_mode=not options.trust_pickle,
+                custom_objects=custom_objects(options.imports),
             )
+        h5_notes: list[str] = []
         if facts.compiled and fmt != KERAS_V3:
             with translating(path, facts):  # it reads the HDF5 file again
-                state, detail = _repair_h5_optimizer(model, path, facts)
+                state, detail, h5_notes = _repair_h5_optimizer(model, path, facts)
         elif facts.compiled:
             state, detail = _v3_state(model, facts, captured.messages())
         messages = captured.messages()
     notes = [_one_line(m) for m in dict.fromkeys(messages) if m and not any(n in m for n in _NOISE)]
+    notes += h5_notes
     if not facts.compiled:
         state, detail = compile_fresh(model, path, options)
     else:
         state, detail, changed = replace_compile_choices(model, options, state, detail)
         notes += changed
+    finding = schedules.replace_finished(model) if options.lr is None else None
+    if finding is not None:
+        detail = "; ".join(part for part in (detail, finding) if part)
     return Loaded(model, facts, state, detail, tuple(notes))
+
+
+@contextlib.contextmanager
+def saved_policy(name: str | None) -> Iterator[None]:
+    """Load under the dtype policy the model was saved with, as its training script set it:
+    under `mixed_float16` Keras compiles the optimizer inside a LossScaleOptimizer, whose
+    variables (loss scale, the inner optimizer's step count and moments) then line up with the
+    file's; under float32 the plain optimizer has fewer and Keras drops the state."""
+    if name is None:
+        yield
+        return
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def custom_objects(imports: tuple[str, ...]) -> dict[str, Any] | None:
+    """What `--import` modules define that Keras cannot find on its own: classes and functions
+    not registered with `register_keras_serializable` (those registered need only the import).
+    """
+    if not imports:
+        return None
+    modules = import_modules(imports)  # already imported: the cached modules
+    registered = set(keras.saving.get_custom_objects().values())
+    found = {n: v for n, v in defined_objects(modules).items() if v not in registered}
+    return found or None
 
 
 def _one_line(message: str) -> str:
@@ -156,21 +199,35 @@ def _v3_state(
 
 def _repair_h5_optimizer(
     model: Any, path: Path, facts: FileFacts
-) -> tuple[OptimizerState, str | None]:
-    """Rebuild a legacy-.h5 optimizer over the real trainable variables (see module doc)."""
+) -> tuple[OptimizerState, str | None, list[str]]:
+    """Rebuild a legacy-.h5 optimizer over the real trainable variables (see module doc), with
+    the hyper-parameters the file's training_config holds (see keras2)."""
     loaded = model.optimizer
     name = type(loaded).__name__
-    fresh = type(loaded).from_config(loaded.get_config())
+    config, notes = loaded.get_config(), []
+    saved = keras2.saved_optimizer_config(path)
+    if saved is not None and keras2.saved_class_name(path) == name:
+        config, changed = keras2.merged_config(config, saved)
+        if changed:
+            shown = ", ".join(f"{key} {_shown(config[key])}" for key in changed)
+            notes.append(
+                f"{name} {shown} read from the file's training_config (Keras 3 alone would"
+                f" compile {', '.join(f'{k} {_shown(loaded.get_config()[k])}' for k in changed)})"
+            )
+    fresh = type(loaded).from_config(config)
     arguments = opt.compile_arguments(model)
     metrics = {
         key: repair_legacy_metrics(arguments.get(key)) for key in ("metrics", "weighted_metrics")
     }
-    values = _h5_optimizer_values(path)
-    if values is None:
+    stored = _h5_optimizer_values(path)
+    if stored is None:
         opt.recompile_with(model, fresh, **metrics)
-        return OptimizerState.ABSENT, f"the file holds no {name} state; it starts from zero"
+        return OptimizerState.ABSENT, f"the file holds no {name} state; it starts from zero", notes
+    names, values = stored
     fresh.build(model.trainable_variables)
-    restored = opt.assign_values(fresh, values)
+    restored = opt.assign_values(fresh, values) or keras2.keras2_layout(
+        names, values, fresh.variables
+    )
     opt.recompile_with(model, fresh, **metrics)
     if not restored:
         wrote = facts.keras_version or "an unknown version"
@@ -179,18 +236,28 @@ def _repair_h5_optimizer(
             if (facts.keras_version or "3").split(".")[0] != "3"
             else "the set of trainable weights changed before saving"
         )
-        return OptimizerState.SKIPPED, (
-            f"the saved {name} state ({len(values)} variables) does not fit this model's"
-            f" optimizer ({len(fresh.variables)} variables): {why}; it starts from zero"
+        return (
+            OptimizerState.SKIPPED,
+            (
+                f"the saved {name} state ({len(values)} variables) does not fit this model's"
+                f" optimizer ({len(fresh.variables)} variables): {why}; it starts from zero"
+            ),
+            notes,
         )
     if int(fresh.iterations) == 0:
-        return OptimizerState.ABSENT, (
-            f"the saved {name} never took a step (iterations 0): there is no state to continue"
+        return (
+            OptimizerState.ABSENT,
+            f"the saved {name} never took a step (iterations 0): there is no state to continue",
+            notes,
         )
-    return OptimizerState.RESTORED, None
+    return OptimizerState.RESTORED, None, notes
 
 
-def _h5_optimizer_values(path: Path) -> list[np.ndarray] | None:
+def _shown(value: Any) -> str:
+    return f"{opt.tidy(value):g}" if isinstance(value, float) else str(value)
+
+
+def _h5_optimizer_values(path: Path) -> tuple[list[str], list[np.ndarray]] | None:
     with h5py.File(path, "r") as handle:
         group = handle.get("optimizer_weights")
         if not isinstance(group, h5py.Group):
@@ -203,7 +270,7 @@ def _h5_optimizer_values(path: Path) -> list[np.ndarray] | None:
                 f"{path}: the optimizer state lists {missing[0]!r} but the file does not hold it;"
                 " the file is damaged"
             )
-        return [np.asarray(group[name][()]) for name in names]
+        return names, [np.asarray(group[name][()]) for name in names]
 
 
 @contextlib.contextmanager

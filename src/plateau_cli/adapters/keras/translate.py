@@ -232,8 +232,9 @@ def translate(exc: BaseException, path: Path, facts: FileFacts) -> PlateauError 
     if unknown:
         return CorruptCheckpointError(
             f"{path}: Keras {installed} cannot rebuild this model (written by {wrote}): {detail}."
-            " It uses a class or function that is not part of Keras (a custom layer, loss or"
-            " registered object); plateau-cli can load only models built from Keras' own parts"
+            " It uses a class or function that is not part of Keras (a custom layer, loss,"
+            " subclassed model); name the code that defines it: --import my_layers.py (or"
+            " --import pkg.module)"
         )
     if inconsistent:
         return CorruptCheckpointError(
