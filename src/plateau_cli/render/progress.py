@@ -24,6 +24,8 @@ class RichObserver(Observer):
         self.console = console
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
+        #: Batch progress only on a live bar: elsewhere it would cost and show nothing.
+        self.wants_batches = self.live
         self._progress: Progress | None = None
         self._task: int | None = None
         self._steps: int | None = None
