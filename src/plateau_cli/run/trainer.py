@@ -165,8 +165,11 @@ class Trainer:
     def _read_running(self, epoch: int, batch: int, logs: Mapping[str, float]) -> bool:
         if self.batch_progress:
             values = {key: float(logs[key]) for key in logs}
-        else:  # only what the NaN guard needs
-            values = {"loss": float(logs["loss"])} if "loss" in logs else {}
+        else:  # only what the NaN guard needs (`in` on a Mapping would read it a second time)
+            try:
+                values = {"loss": float(logs["loss"])}
+            except KeyError:
+                values = {}
         loss = values.get("loss")
         if loss is not None and not math.isfinite(loss):
             self._stop(

@@ -124,6 +124,9 @@ class RunningLogs(Mapping[str, float]):
             return float(self._hits.item()) / self._samples
         raise KeyError(key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys  # without reading the value (Mapping's default would)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 
