@@ -162,6 +162,9 @@ class ModelHandle(ABC):
     """A loaded model with its optimizer, loss and metrics, ready to evaluate and train."""
 
     framework: ClassVar[str]
+    #: The batch size the checkpoint records (Lightning hyper_parameters, a script's `args`),
+    #: with the entry it was found in; resume uses it when --batch-size is not given.
+    recorded_batch_size: tuple[int, str] | None = None
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path

@@ -113,7 +113,7 @@ def resume(
     epochs: Annotated[
         int, typer.Option(min=1, help="Epochs to resume for.", rich_help_panel=TRAIN_PANEL)
     ] = 10,
-    batch_size: BatchSizeOpt = 32,
+    batch_size: BatchSizeOpt = None,
     monitor: Annotated[
         str,
         typer.Option(

@@ -81,5 +81,6 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
         ),
         "seed": report.seed,
         "batch_size": report.batch_size,
+        "batch_size_source": report.batch_size_source,
         "duration_s": round(report.duration_s, 3),
     }

@@ -34,7 +34,8 @@ def render_markdown(report: ResumeReport) -> str:
     if report.output is not None:
         lines.append(f"- Output: `{report.output.path}` (sha256 `{report.output.sha256[:16]}…`)")
     lines += [
-        f"- Framework: {report.framework}; seed {report.seed}; batch size {report.batch_size}",
+        f"- Framework: {report.framework}; seed {report.seed}; batch size {report.batch_size}"
+        + (f" ({report.batch_size_detail})" if report.batch_size_detail else ""),
         f"- Epochs: {len(report.history)} of {report.epochs_requested}; stopped: "
         f"{report.stopped_reason.value}"
         + (f" ({report.stopped_detail})" if report.stopped_detail else ""),

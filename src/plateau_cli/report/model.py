@@ -65,6 +65,9 @@ class ResumeReport:
     seed: int
     batch_size: int
     duration_s: float
+    #: Where the batch size came from (plateau_cli.run.batch_size: option, checkpoint, ...).
+    batch_size_source: str = "option"
+    batch_size_detail: str | None = None
     #: Set by `--strategy auto`: the diagnosis behind the choice.
     auto: Mapping[str, Any] | None = None
     #: Set when interrupted: what `resume --continue` needs (see plateau_cli.run.continuation).
