@@ -75,6 +75,8 @@ class RichObserver(Observer):
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=True,
+                # The trainer sends progress 4 times a second; redrawing more often only costs.
+                refresh_per_second=4,
             )
             self._progress.start()
 
