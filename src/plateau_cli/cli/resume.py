@@ -136,6 +136,17 @@ def resume(
         ),
     ] = 0,
     out: OutOpt = None,
+    full_train_eval: Annotated[
+        bool,
+        typer.Option(
+            "--full-train-eval",
+            help=(
+                "Measure the baseline's training loss on every training example (default: a"
+                " seeded sample of 2048; report.json's baseline_train_eval says which)."
+            ),
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print report.json's object on stdout.")
     ] = False,
@@ -271,6 +282,7 @@ def resume(
         load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
+        full_train_eval=full_train_eval,
     )
     try:
         report = run_resume(request, observer, strategy=chosen)

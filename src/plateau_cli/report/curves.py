@@ -10,17 +10,19 @@ from plateau_cli.report.model import ResumeReport
 
 
 def write_curves(path: Path, report: ResumeReport) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Drawn with matplotlib's object API (Figure + the Agg canvas): no pyplot, so no global
+    figure registry and no backend selection; the same PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = [r.epoch for r in report.history]
     bases = sorted({base_name(k) for r in report.history for k in r.metrics})
     bases = sorted(bases, key=lambda b: (b != "loss", b))[:3]
     has_lr = any(r.lr is not None for r in report.history)
     panels = len(bases) + (1 if has_lr else 0)
-    fig, axes = plt.subplots(panels or 1, 1, figsize=(7, 2.6 * max(panels, 1)), sharex=True)
+    fig = Figure(figsize=(7, 2.6 * max(panels, 1)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(panels or 1, 1, sharex=True)
     axes = list(axes) if panels > 1 else [axes]
     for ax, base in zip(axes, bases, strict=False):
         for name, style in ((base, "-"), ("val_" + base, "-")):
@@ -49,4 +51,3 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
