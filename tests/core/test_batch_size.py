@@ -63,9 +63,13 @@ def test_step_count_gives_back_the_power_of_two(n_train, batch):
     assert bs.from_step_count(dropped * epochs, epochs, n_train) == batch
 
 
-def test_step_count_without_a_power_of_two_is_ceil_n_over_steps():
-    per_epoch = -(-1000 // 30)  # 34 steps: batch sizes 30 to 30 fit, none a power of two
-    assert bs.from_step_count(per_epoch * 3, 3, 1000) == 30
+def test_step_count_that_fits_no_power_of_two_is_refused():
+    per_epoch = -(-1000 // 30)  # 34 steps: batch sizes 30 fits, no power of two does
+    assert bs.from_step_count(per_epoch * 3, 3, 1000) is None
+    # The augment sample: 120 epochs of 4 steps on 120 rows, given the 1437-row digits set.
+    assert bs.from_step_count(480, 120, 120) == 32
+    assert bs.from_step_count(480, 120, 1437) is None
+    assert bs.resolve(None, steps=480, epochs=120, n_train=1437).source == bs.DEFAULT
 
 
 def test_step_count_refuses_what_whole_epochs_cannot_give():

@@ -35,7 +35,13 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
-from plateau_cli.run.batch_size import OPTION, BatchSize, loader_batch_size, trainer_state_beside
+from plateau_cli.run.batch_size import (
+    DEFAULT_BATCH_SIZE,
+    OPTION,
+    BatchSize,
+    loader_batch_size,
+    trainer_state_beside,
+)
 from plateau_cli.run.batch_size import resolve as resolve_batch_size
 from plateau_cli.run.continuation import (
     CONTINUE_DIR,
@@ -415,7 +421,9 @@ def _prepare_at_batch_size(
     observer.on_phase("evaluating the baseline")
     prepared = handle.prepare(bundle, batch.value, request.seed)
     batch = loader_batch_size(batch, _loader_batch_size(prepared))
-    if batch.source != OPTION:
+    if batch.source != OPTION and batch.value != DEFAULT_BATCH_SIZE:
+        # Said where it changes what a run without --batch-size used to do (32); the report
+        # always says where the batch size came from.
         observer.on_message(Level.INFO, f"batch size {batch.value}: {batch.detail}")
     return request, batch, prepared
 
