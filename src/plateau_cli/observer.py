@@ -19,6 +19,10 @@ class Level(str, Enum):
 class Observer:
     """Callbacks the core makes; every method is optional (the base class does nothing)."""
 
+    #: Whether `on_batch_end` is wanted at all. Batch progress is never free (Keras turns off
+    #: its asynchronous callbacks for a batch hook), so loops make those calls only when asked.
+    wants_batches: bool = False
+
     def on_message(self, level: Level, text: str) -> None:
         """A sentence for a person: a warning about the data, what was restored, ..."""
 
@@ -32,7 +36,8 @@ class Observer:
         """`epoch` counts from 1 within this resumed run."""
 
     def on_batch_end(self, epoch: int, batch: int, logs: Mapping[str, float]) -> None:
-        """Called after each training batch (`batch` counts from 1)."""
+        """Progress within an epoch, a few times a second (never per batch): `batch` batches
+        done (counting from 1), `logs` the running metrics, already read from the device."""
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
         """Train and validation metrics of the finished epoch."""

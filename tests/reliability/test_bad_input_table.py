@@ -126,7 +126,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "diagnose missing path": (["diagnose", "{w}/nope.log"], "no such file"),
     "diagnose empty file": (["diagnose", "{w}/empty.log"], "the file is empty"),
     "diagnose directory without a log": (["diagnose", "{w}/emptydir"], "no training log found"),
-    "diagnose wrong format": (["diagnose", "{w}/good.pt"], "not a training log format"),
+    "diagnose wrong format": (["diagnose", "{w}/good.pt"], "not a training log"),
     "diagnose header only": (["diagnose", "{w}/header_only.csv"], "no usable per-epoch"),
     "diagnose truncated events": (["diagnose", "{w}/events.out.tfevents.1.cut"], "events"),
     "diagnose unicode empty": (["diagnose", "{w}/" + UNICODE_DIR + "/空 ✓.log"], "空 ✓.log"),
@@ -149,7 +149,6 @@ CASES: dict[str, tuple[list[str], str]] = {
     "inspect wrong format npz": (["inspect", "{w}/data.npz"], "neither a keras"),
     "inspect truncated": (["inspect", "{w}/trunc.pt"], "truncated"),
     "inspect unicode empty": (["inspect", "{w}/" + UNICODE_DIR + "/空 ✓.pt"], "空 ✓.pt"),
-    "inspect no factory": (["inspect", "{w}/good.pt"], "--model-factory"),
     "inspect bad factory": (["inspect", "{w}/good.pt", "--model-factory", "nope"], "module:"),
     "inspect factory missing attr": (
         ["inspect", "{w}/good.pt", "--model-factory", MLP_FACTORY + "x"],

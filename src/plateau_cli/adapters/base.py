@@ -151,12 +151,22 @@ class UnitActivity:
 
 
 class EpochControl(Protocol):
-    """The core's side of a training loop; the adapter calls it (epochs count from 1)."""
+    """The core's side of a training loop; the adapter calls it (epochs count from 1).
+
+    Two optional members (read with getattr, so a minimal control needs neither):
+    `batch_progress: bool`, whether to call `on_batch_end` from loops where a per-batch call
+    costs something (Keras); and `on_stop_request(callback) -> remove`, to have `callback`
+    run (it only sets a flag) as soon as an interrupt is asked for.
+    """
 
     def on_epoch_begin(self, epoch: int) -> None: ...
 
     def on_batch_end(self, epoch: int, batch: int, logs: Mapping[str, float]) -> bool:
-        """Return True to stop now (interrupt requested, non-finite loss)."""
+        """Return True to stop now (interrupt requested, non-finite loss).
+
+        `logs` may be lazy (values still on the device): reading one is a synchronisation,
+        so a control reads them rarely, never per batch.
+        """
         ...
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
@@ -168,6 +178,9 @@ class ModelHandle(ABC):
     """A loaded model with its optimizer, loss and metrics, ready to evaluate and train."""
 
     framework: ClassVar[str]
+    #: The batch size the checkpoint records (Lightning hyper_parameters, a script's `args`),
+    #: with the entry it was found in; resume uses it when --batch-size is not given.
+    recorded_batch_size: tuple[int, str] | None = None
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path

@@ -144,7 +144,18 @@ ImageSizeOpt = Annotated[
         rich_help_panel=DATA_PANEL,
     ),
 ]
-BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Batch size.", rich_help_panel=TRAIN_PANEL)]
+BatchSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help=(
+            "Batch size. Default: the run's own (recorded in the checkpoint or trainer_state.json,"
+            " or estimated from the optimizer's step count), else 32; the report says which."
+        ),
+        show_default=False,
+        rich_help_panel=TRAIN_PANEL,
+    ),
+]
 MinDeltaOpt = Annotated[
     float,
     typer.Option(

@@ -127,7 +127,7 @@ def resume(
     epochs: Annotated[
         int, typer.Option(min=1, help="Epochs to resume for.", rich_help_panel=TRAIN_PANEL)
     ] = 10,
-    batch_size: BatchSizeOpt = 32,
+    batch_size: BatchSizeOpt = None,
     monitor: Annotated[
         str,
         typer.Option(
@@ -150,6 +150,17 @@ def resume(
         ),
     ] = 0,
     out: OutOpt = None,
+    full_train_eval: Annotated[
+        bool,
+        typer.Option(
+            "--full-train-eval",
+            help=(
+                "Measure the baseline's training loss on every training example (default: a"
+                " seeded sample of 2048; report.json's baseline_train_eval says which)."
+            ),
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print report.json's object on stdout.")
     ] = False,
@@ -317,6 +328,7 @@ def resume(
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
+        full_train_eval=full_train_eval,
     )
     try:
         report = run_resume(request, observer, strategy=chosen)

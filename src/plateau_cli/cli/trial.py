@@ -68,7 +68,7 @@ def trial(
     target: TargetOpt = None,
     val_split: ValSplitOpt = None,
     image_size: ImageSizeOpt = None,
-    batch_size: BatchSizeOpt = 32,
+    batch_size: BatchSizeOpt = None,
     monitor: Annotated[
         str, typer.Option(help="Metric the candidates are ranked on.", rich_help_panel=TRAIN_PANEL)
     ] = "val_loss",

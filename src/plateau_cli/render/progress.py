@@ -24,6 +24,8 @@ class RichObserver(Observer):
         self.console = console
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
+        #: Batch progress only on a live bar: elsewhere it would cost and show nothing.
+        self.wants_batches = self.live
         self._progress: Progress | None = None
         self._task: int | None = None
         self._steps: int | None = None
@@ -73,6 +75,8 @@ class RichObserver(Observer):
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=True,
+                # The trainer sends progress 4 times a second; redrawing more often only costs.
+                refresh_per_second=4,
             )
             self._progress.start()
 

@@ -11,10 +11,10 @@ from plateau_cli.report.model import ResumeReport
 
 
 def write_curves(path: Path, report: ResumeReport) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Drawn with matplotlib's object API (Figure + the Agg canvas): no pyplot, so no global
+    figure registry and no backend selection; the same PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     epochs = [r.epoch for r in report.history]
     bases = sorted({base_name(k) for r in report.history for k in r.metrics})
@@ -22,10 +22,11 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     has_lr = any(r.lr is not None for r in report.history)
     curve = range_test_panel.range_test(report)
     panels = len(bases) + (1 if has_lr else 0)
-    fig, axes = plt.subplots(
-        panels + bool(curve) or 1, 1, figsize=(7, 2.6 * max(panels + bool(curve), 1))
-    )
-    axes = list(axes) if panels + bool(curve) > 1 else [axes]
+    rows = panels + bool(curve)
+    fig = Figure(figsize=(7, 2.6 * max(rows, 1)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows or 1, 1)
+    axes = list(axes) if rows > 1 else [axes]
     if curve:
         range_test_panel.draw(axes.pop(), curve)
     for ax in axes[1:]:
@@ -57,4 +58,3 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)

@@ -81,5 +81,9 @@ def to_json(report: ResumeReport) -> dict[str, Any]:
         ),
         "seed": report.seed,
         "batch_size": report.batch_size,
+        "batch_size_source": report.batch_size_source,
+        "baseline_train_eval": (
+            jsonable(report.baseline_train_eval) if report.baseline_train_eval else None
+        ),
         "duration_s": round(report.duration_s, 3),
     }

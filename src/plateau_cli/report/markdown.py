@@ -34,11 +34,13 @@ def render_markdown(report: ResumeReport) -> str:
     if report.output is not None:
         lines.append(f"- Output: `{report.output.path}` (sha256 `{report.output.sha256[:16]}…`)")
     lines += [
-        f"- Framework: {report.framework}; seed {report.seed}; batch size {report.batch_size}",
+        f"- Framework: {report.framework}; seed {report.seed}; batch size {report.batch_size}"
+        + (f" ({report.batch_size_detail})" if report.batch_size_detail else ""),
         f"- Epochs: {len(report.history)} of {report.epochs_requested}; stopped: "
         f"{report.stopped_reason.value}"
         + (f" ({report.stopped_detail})" if report.stopped_detail else ""),
         f"- Duration: {report.duration_s:.1f} s",
+        *_train_eval_line(report),
         "",
         "## Before and after",
         "",
@@ -86,3 +88,13 @@ def render_markdown(report: ResumeReport) -> str:
 
 def write_markdown(path: Path, report: ResumeReport) -> None:
     write_text(path, render_markdown(report))
+
+
+def _train_eval_line(report: ResumeReport) -> list[str]:
+    sample = report.baseline_train_eval
+    if not sample or not sample.get("sampled"):
+        return []
+    return [
+        f"- Baseline training metrics: on a seeded sample of {sample['samples']} of the"
+        f" {sample['of']} training examples (--full-train-eval measures all)"
+    ]

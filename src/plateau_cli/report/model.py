@@ -65,6 +65,11 @@ class ResumeReport:
     seed: int
     batch_size: int
     duration_s: float
+    #: Where the batch size came from (plateau_cli.run.batch_size: option, checkpoint, ...).
+    batch_size_source: str = "option"
+    batch_size_detail: str | None = None
+    #: What the baseline's training metrics were measured on: {"samples", "of", "sampled"}.
+    baseline_train_eval: Mapping[str, Any] | None = None
     #: Set by `--strategy auto`: the diagnosis behind the choice.
     auto: Mapping[str, Any] | None = None
     #: Set when interrupted: what `resume --continue` needs (see plateau_cli.run.continuation).

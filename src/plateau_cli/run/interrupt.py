@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType, TracebackType
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM)
@@ -24,6 +24,7 @@ class InterruptGuard:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._previous: dict[int, object] = {}
+        self._listeners: list[Callable[[], None]] = []
         self.signal_name: str | None = None
 
     @property
@@ -34,11 +35,35 @@ class InterruptGuard:
         """Ask the loop to stop as if a signal had arrived (used by tests and by `trial`)."""
         self.signal_name = self.signal_name or name
         self._event.set()
+        self._notify()
+
+    def add_listener(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` (at once if a stop was already asked for) when a stop is requested.
+
+        This is how a framework loop that polls its own flag stops without any per-batch work
+        of ours: Keras checks `model.stop_training` after every batch, so the listener sets it.
+        The callback runs in the signal handler, so it must only set flags. Returns a function
+        that removes the listener.
+        """
+        self._listeners.append(callback)
+        if self.requested:
+            callback()
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(callback)
+
+        return remove
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if not self._event.is_set():
             self.signal_name = signal.Signals(signum).name
         self._event.set()
+        self._notify()
 
     def __enter__(self) -> InterruptGuard:
         if threading.current_thread() is threading.main_thread():

@@ -36,6 +36,14 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
+from plateau_cli.run.batch_size import (
+    DEFAULT_BATCH_SIZE,
+    OPTION,
+    BatchSize,
+    loader_batch_size,
+    trainer_state_beside,
+)
+from plateau_cli.run.batch_size import resolve as resolve_batch_size
 from plateau_cli.run.continuation import (
     CONTINUE_DIR,
     continuation_block,
@@ -59,7 +67,8 @@ class ResumeRequest:
     val_split: float | None = None
     image_size: tuple[int, int] | None = None
     epochs: int = 10
-    batch_size: int = 32
+    #: None: the run's own batch size (plateau_cli.run.batch_size), else 32.
+    batch_size: int | None = None
     monitor: str = "val_loss"
     min_delta: float = 0.0
     patience: int | None = 5
@@ -70,11 +79,13 @@ class ResumeRequest:
     #: The run's log: auto's diagnosis uses it beside the checkpoint, and every strategy checks
     #: the baseline against its last validation value (data fed as in training?).
     log: Path | None = None
+    #: Measure the baseline's training loss on every training example, not a seeded sample.
+    full_train_eval: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise UsageError(f"--epochs must be >= 1. Received: {self.epochs}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1. Received: {self.batch_size}")
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--patience must be >= 1. Received: {self.patience}")
@@ -118,6 +129,10 @@ class RunSetup:
     auto: Mapping[str, Any] | None = None
     #: Seconds an interrupted run already spent (`--continue`).
     duration_before: float = 0.0
+    #: The batch size trained at and where it came from (None: as given in the request).
+    batch_size: BatchSize | None = None
+    #: What the baseline's training metrics were measured on (report.json `baseline_train_eval`).
+    train_eval: Mapping[str, Any] | None = None
 
 
 def run_resume(
@@ -156,10 +171,10 @@ def run_resume(
     check_out_dir(out_dir, request.model, handle.checkpoint_name())
 
     # 3. Baseline and the change.
-    observer.on_phase("evaluating the baseline")
-    prepared = handle.prepare(bundle, request.batch_size, request.seed)
+    request, batch, prepared = _prepare_at_batch_size(request, handle, loaded, bundle, observer)
     baseline_val = _val_metrics(handle.evaluate(prepared, "val"))
-    baseline = {**baseline_val, **handle.evaluate(prepared, "train")}
+    train_metrics, train_eval = baseline_train_metrics(request, handle, bundle, prepared)
+    baseline = {**baseline_val, **train_metrics}
     monitor = resolve_monitor(request, baseline_val)
     log_notes = _log_agreement(request, log_history, baseline_val, monitor.metric, bundle)
     context = StrategyContext(
@@ -217,6 +232,8 @@ def run_resume(
         out_dir=out_dir,
         started=started,
         auto=auto,
+        batch_size=batch,
+        train_eval=train_eval,
     )
     # 4. Training and the artefacts.
     return train_and_report(setup, observer, pause_after=pause_after)
@@ -275,6 +292,7 @@ def train_and_report(
     """Train, then write every artefact. The interrupt guard stays up until the files are
     written, so a Ctrl-C at any point after training started still ends in a saved run."""
     request, handle, monitor = setup.request, setup.handle, setup.monitor
+    batch = setup.batch_size or resolve_batch_size(request.batch_size)
     done = len(resumed.records) if resumed else 0
     with InterruptGuard() as guard:
         trainer = Trainer(
@@ -337,7 +355,10 @@ def train_and_report(
             health=setup.health,
             notes=setup.notes,
             seed=request.seed,
-            batch_size=request.batch_size,
+            batch_size=batch.value,
+            batch_size_source=batch.source,
+            batch_size_detail=batch.detail,
+            baseline_train_eval=setup.train_eval,
             duration_s=0.0,
             auto=setup.auto,
             continuation=continuation,
@@ -357,6 +378,108 @@ def train_and_report(
             setup.started - setup.duration_before,
             continuation=save_continuation if interrupted else None,
         )
+
+
+#: Training examples the baseline's training loss is measured on, unless --full-train-eval:
+#: a seeded sample this size estimates a mean loss to about 1-2% (its standard error), where a
+#: full pass over a large training set costs as much as an epoch without the backward pass.
+TRAIN_EVAL_SAMPLE = 2048
+
+
+def baseline_train_metrics(
+    request: ResumeRequest, handle: ModelHandle, bundle: DataBundle, prepared: Any
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The baseline's training metrics, on a seeded sample of the training arrays unless the
+    set is small or `--full-train-eval` asks for all; and what they were measured on."""
+    total = len(bundle.train) if bundle.is_arrays else None
+    if request.full_train_eval or total is None or total <= TRAIN_EVAL_SAMPLE:
+        return handle.evaluate(prepared, "train"), {"samples": total, "sampled": False}
+    import numpy as np
+
+    rng = np.random.default_rng(request.seed)
+    rows = np.sort(rng.choice(total, TRAIN_EVAL_SAMPLE, replace=False))  # sorted: fast reads
+    part = dataclasses.replace(bundle.train, x=bundle.train.x[rows], y=bundle.train.y[rows])
+    sample = dataclasses.replace(bundle, train=part, val=part)
+    batch = request.batch_size or TRAIN_EVAL_SAMPLE
+    metrics = handle.evaluate(handle.prepare(sample, batch, request.seed), "train")
+    return metrics, {"samples": TRAIN_EVAL_SAMPLE, "of": total, "sampled": True}
+
+
+def choose_batch_size(
+    request: ResumeRequest, handle: ModelHandle, loaded: ModelDescription, bundle: DataBundle
+) -> BatchSize:
+    """--batch-size, else the run's own (recorded, or estimated from its step count)."""
+    if request.batch_size is not None:
+        return resolve_batch_size(request.batch_size)
+    steps = loaded.optimizer.iterations or _int(loaded.extra.get("global_step"))
+    epochs, epochs_from = _int(loaded.extra.get("checkpoint_epoch")), "the checkpoint"
+    if not epochs and steps:
+        epochs, epochs_from = _epochs_in_log(request)
+    return resolve_batch_size(
+        None,
+        recorded=handle.recorded_batch_size,
+        trainer_state=trainer_state_beside(request.model),
+        steps=steps,
+        epochs=epochs,
+        epochs_from=epochs_from,
+        n_train=len(bundle.train) if bundle.is_arrays else None,
+    )
+
+
+def _prepare_at_batch_size(
+    request: ResumeRequest,
+    handle: ModelHandle,
+    loaded: ModelDescription,
+    bundle: DataBundle,
+    observer: Observer,
+) -> tuple[ResumeRequest, BatchSize, Any]:
+    """Choose the batch size, say where it came from, and batch the data with it."""
+    batch = choose_batch_size(request, handle, loaded, bundle)
+    request = dataclasses.replace(request, batch_size=batch.value)
+    observer.on_phase("evaluating the baseline")
+    prepared = handle.prepare(bundle, batch.value, request.seed)
+    batch = loader_batch_size(batch, _loader_batch_size(prepared))
+    if batch.source != OPTION and batch.value != DEFAULT_BATCH_SIZE:
+        # Said where it changes what a run without --batch-size used to do (32); the report
+        # always says where the batch size came from.
+        observer.on_message(Level.INFO, f"batch size {batch.value}: {batch.detail}")
+    return request, batch, prepared
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+#: The log Keras' CSVLogger writes by default, looked for beside the checkpoint.
+_SIBLING_LOGS = ("training.log",)
+
+
+def _epochs_in_log(request: ResumeRequest) -> tuple[int | None, str]:
+    """The epochs the run's log records: `--log`, or a CSVLogger file beside the checkpoint."""
+    from plateau_cli.errors import PlateauError
+    from plateau_cli.logs import read_log
+
+    candidates = [request.log] if request.log is not None else []
+    candidates += [request.model.parent / name for name in _SIBLING_LOGS]
+    for path in candidates:
+        if path is None or not path.is_file():
+            continue
+        try:
+            epochs = read_log(path).history.n_epochs
+        except PlateauError:
+            continue
+        if epochs:
+            return epochs, path.name
+    return None, ""
+
+
+def _loader_batch_size(prepared: Any) -> int | None:
+    """The batch size of a user's DataLoader (torch), which batches for itself."""
+    train = getattr(prepared, "train", None)
+    if train is None or not hasattr(train, "loader"):
+        return None
+    size = getattr(train, "batch_size", None)
+    return size if isinstance(size, int) else None
 
 
 def _describe_data(bundle: DataBundle) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from plateau_cli.data import parse_data_spec
 from plateau_cli.frameworks import adapter_for
 from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.report.model import ResumeReport
+from plateau_cli.run.batch_size import DEFAULT_BATCH_SIZE, OPTION, BatchSize
 from plateau_cli.run.continuation import (
     CONTINUE_DIR,
     health_from,
@@ -128,6 +129,12 @@ def continue_resume(
         started=started,
         auto=doc.get("auto"),
         duration_before=float(doc.get("duration_s") or 0.0),
+        batch_size=BatchSize(
+            request.batch_size or DEFAULT_BATCH_SIZE,
+            doc.get("batch_size_source") or OPTION,
+            "as in the interrupted run",
+        ),
+        train_eval=doc.get("baseline_train_eval"),
     )
     return train_and_report(
         setup, observer, resumed=run.trainer, best_snapshot=best_snapshot, pause_after=pause_after

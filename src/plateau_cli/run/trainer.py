@@ -1,15 +1,22 @@
 """The framework-neutral side of training: early stopping, restore-best, NaN guard, interrupts.
 
 The adapter runs the framework's own loop and calls this `Trainer` (an `EpochControl`) after
-every batch and epoch. Keeping the decisions here means Keras and PyTorch stop, restore and
-report in exactly the same way, and the decisions use the one `Monitor` that the detectors and
-the report's `improved` flag also use.
+every epoch, and (torch) after every batch. Keeping the decisions here means Keras and PyTorch
+stop, restore and report in exactly the same way, and the decisions use the one `Monitor` that
+the detectors and the report's `improved` flag also use.
+
+Nothing here synchronises with the device per batch: the per-batch call polls the interrupt
+flag and a clock, and only a few times a second (`read_interval`) reads the running metrics (one
+device synchronisation) for the NaN guard and the progress bar. Every epoch's metrics are checked
+too, so a NaN is caught at the latest at the end of the epoch it appears in, and the weights of
+the best epoch are restored as before.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -52,6 +59,10 @@ class TrainerState:
     events: list[str] = field(default_factory=list)
 
 
+#: Seconds between two reads of the running metrics during an epoch (NaN guard, progress bar).
+READ_INTERVAL_S = 0.25
+
+
 class Trainer:
     """Drives one resumed run; pass it to `ModelHandle.fit` as the EpochControl."""
 
@@ -68,8 +79,13 @@ class Trainer:
         resumed: TrainerState | None = None,
         best_snapshot: Any = None,
         pause_after: int | None = None,
+        read_interval: float = READ_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`)."""
+        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`).
+
+        `read_interval` and `clock` set how often the running metrics are read mid-epoch.
+        """
         self.handle = handle
         self.strategy = strategy
         self.monitor = monitor
@@ -83,6 +99,22 @@ class Trainer:
         self._epoch_lr: float | None = None
         #: Stop (paused, continuable) after this epoch: how `trial` spends a rung's budget.
         self.pause_after = pause_after
+        self.read_interval = read_interval
+        self._clock = clock
+        self._next_read = 0.0
+
+    @property
+    def batch_progress(self) -> bool:
+        """Whether the observer shows progress within an epoch (a live bar on a terminal).
+
+        Loops where a per-batch call costs something (Keras: a batch hook turns off its
+        asynchronous callbacks) make one only when this is True.
+        """
+        return bool(getattr(self.observer, "wants_batches", False))
+
+    def on_stop_request(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run `callback` as soon as an interrupt is requested (it must only set a flag)."""
+        return self.guard.add_listener(callback)
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, prepared: Any, epochs: int, first_epoch: int = 1) -> TrainerState:
@@ -116,19 +148,37 @@ class Trainer:
             self._event(change)
         self._epoch_lr = self.handle.learning_rate()
         self.observer.on_epoch_begin(epoch, self._epoch_lr)
+        self._next_read = self._clock() + self.read_interval
 
     def on_batch_end(self, epoch: int, batch: int, logs: Mapping[str, float]) -> bool:
+        """Per batch: a flag and a clock. `logs` (lazy, on the device) is read only every
+        `read_interval` seconds: that read is the one device synchronisation."""
         if self.guard.requested:
             self._stop(StopReason.INTERRUPTED, f"{self.guard.signal_name} during epoch {epoch}")
             return True
-        loss = logs.get("loss")
+        now = self._clock()
+        if now < self._next_read:
+            return False
+        self._next_read = now + self.read_interval
+        return self._read_running(epoch, batch, logs)
+
+    def _read_running(self, epoch: int, batch: int, logs: Mapping[str, float]) -> bool:
+        if self.batch_progress:
+            values = {key: float(logs[key]) for key in logs}
+        else:  # only what the NaN guard needs (`in` on a Mapping would read it a second time)
+            try:
+                values = {"loss": float(logs["loss"])}
+            except KeyError:
+                values = {}
+        loss = values.get("loss")
         if loss is not None and not math.isfinite(loss):
             self._stop(
                 StopReason.NON_FINITE,
                 f"training loss became {loss} at epoch {epoch}, batch {batch}",
             )
             return True
-        self.observer.on_batch_end(epoch, batch, logs)
+        if self.batch_progress:
+            self.observer.on_batch_end(epoch, batch, values)
         return False
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
@@ -136,17 +186,23 @@ class Trainer:
             # Stopped mid-epoch (interrupt, NaN): the partial epoch is not a result.
             return True
         metrics = {k: float(v) for k, v in logs.items()}
+        non_finite = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if non_finite:
+            # Caught at the epoch's end (the mid-epoch reads are only a few a second): this
+            # epoch is no result, like an epoch cut by a NaN mid-way.
+            loss = metrics.get("loss")
+            detail = (
+                f"training loss became {loss} at epoch {epoch}"
+                if loss is not None and not math.isfinite(loss)
+                else f"{', '.join(non_finite)} not finite at epoch {epoch}"
+            )
+            self._stop(StopReason.NON_FINITE, detail)
+            return True
         metrics |= self.strategy.epoch_metrics(self.handle)
         self.state.records.append(EpochRecord(epoch, self._epoch_lr, metrics))
         self.last_snapshot = self.handle.snapshot()
         self.observer.on_epoch_end(epoch, metrics)
         value = metrics.get(self.monitor.metric)
-        non_finite = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if non_finite:
-            self._stop(
-                StopReason.NON_FINITE, f"{', '.join(non_finite)} not finite at epoch {epoch}"
-            )
-            return True
         if value is not None and self.monitor.is_improvement(value, self.state.best_value):
             self.state.best_value = value
             self.state.best_epoch = epoch

@@ -51,6 +51,12 @@ def data() -> DataBundle:
     return builders.blobs()
 
 
+class ProgressControl(Control):
+    """A control that shows batch progress (a terminal's bar)."""
+
+    batch_progress = True
+
+
 def test_fit_reports_canonical_logs_with_one_fit_call(handle, data, monkeypatch):
     calls = []
     original = handle.model.fit
@@ -64,9 +70,31 @@ def test_fit_reports_canonical_logs_with_one_fit_call(handle, data, monkeypatch)
     assert control.begun == [4, 5, 6]
     assert [e for e, _ in control.ended] == [4, 5, 6]
     assert set(control.ended[0][1]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert [(e, b) for e, b, _ in control.batches[:4]] == [(4, 1), (4, 2), (4, 3), (5, 1)]
-    assert set(control.batches[0][2]) == {"loss", "accuracy"}
+    assert control.batches == []  # no per-batch call without a progress bar
     assert int(handle.model.optimizer.iterations) == 8 + 9
+
+
+def test_the_bridge_has_no_batch_end_hook():
+    """A batch-end hook turns off Keras' asynchronous dispatch (on backends that have it) and
+    converts every batch's logs for us: the bridges override none."""
+    from keras.src.utils import is_default
+
+    from plateau_cli.adapters.keras.training import bridge_for
+
+    for control in (Control(), ProgressControl()):
+        bridge = bridge_for(control)
+        for hook in ("on_batch_end", "on_train_batch_end", "on_test_batch_end"):
+            assert is_default(getattr(bridge, hook)), hook
+
+
+def test_progress_calls_come_with_lazy_running_metrics(handle, data):
+    prepared = handle.prepare(data, 40, seed=0)
+    control = ProgressControl()
+    handle.fit(prepared, 1, 2, control)
+    # Three batches per epoch: progress after the first and the second (the third is the
+    # epoch's end, reported by on_epoch_end).
+    assert [(e, b) for e, b, _ in control.batches] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert set(control.batches[0][2]) == {"loss", "accuracy"}
 
 
 def test_fit_stops_when_the_control_says_so(handle, data):
@@ -76,11 +104,40 @@ def test_fit_stops_when_the_control_says_so(handle, data):
     assert control.begun == [1, 2]
     assert int(handle.model.optimizer.iterations) == 8 + 6
 
-    control = Control(stop_batch=(3, 2))
+    control = ProgressControl(stop_batch=(3, 2))
     handle.fit(prepared, 3, 5, control)
     assert control.begun == [3]
-    assert int(handle.model.optimizer.iterations) == 8 + 6 + 2
+    assert int(handle.model.optimizer.iterations) == 8 + 6 + 3  # asked before the 3rd batch
     assert [e for e, _ in control.ended] == [3]  # told, so it can decide the epoch is partial
+    assert control.batches[-1][:2] == (3, 0)  # the cut is reported before the epoch's end
+
+
+def test_an_interrupt_stops_keras_through_its_own_flag(handle, data):
+    from plateau_cli.run.interrupt import InterruptGuard
+
+    guard = InterruptGuard()
+
+    class Watched(Control):
+        def on_stop_request(self, callback):
+            return guard.add_listener(callback)
+
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
+                guard.request("SIGINT")  # during the first epoch's end: no second epoch
+            return super().on_epoch_end(epoch, logs)
+
+    prepared = handle.prepare(data, 40, seed=0)
+    control = Watched()
+    handle.fit(prepared, 1, 5, control)
+    assert control.begun == [1]
+    assert int(handle.model.optimizer.iterations) == 8 + 3
+    guard_listeners = guard._listeners
+    assert guard_listeners == []  # removed when fit ended
+
+    again = Watched()  # a stop asked before fit: one batch runs, then Keras stops
+    handle.fit(prepared, 2, 3, again)
+    assert int(handle.model.optimizer.iterations) == 8 + 3 + 1
+    assert again.batches == [(2, 0, {})]  # the cut epoch is reported as cut
 
 
 def test_train_transform_applies_to_training_batches_only(handle, data):

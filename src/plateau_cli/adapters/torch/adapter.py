@@ -33,6 +33,7 @@ from plateau_cli.adapters.torch.losses import canonical_loss
 from plateau_cli.adapters.torch.optimizer import build_optimizer, optimizer_class
 from plateau_cli.adapters.torch.saving import make_template
 from plateau_cli.errors import UnknownFormatError
+from plateau_cli.run.batch_size import from_checkpoint
 
 _WHAT = {
     layouts.STATE_DICT: "a bare state dict",
@@ -67,6 +68,7 @@ class TorchAdapter(Adapter):
         template = make_template(loaded.obj, layout, prefix or "", loaded.metadata)
         saved_optimizer = layout.optimizer_entry(loaded.obj)
         source_info = _scalars(loaded.obj) if layout.model_key is not None else {}
+        recorded = from_checkpoint(loaded.obj) if isinstance(loaded.obj, Mapping) else None
         trusted = loaded.trusted
         del loaded  # the old weights are in the module now; do not hold a second copy
         model.to(device)
@@ -84,7 +86,7 @@ class TorchAdapter(Adapter):
                 " changes the rate it is rescaled to agree (base rates, last rates, plateau"
                 " counters), or dropped when its kind is unknown"
             )
-        return TorchHandle(
+        handle = TorchHandle(
             path,
             layout.format,
             model=model,
@@ -104,6 +106,8 @@ class TorchAdapter(Adapter):
             source_info=source_info,
             notes=(*notes, *setup.notes),
         )
+        handle.recorded_batch_size = recorded
+        return handle
 
     @staticmethod
     def seed(seed: int) -> None:

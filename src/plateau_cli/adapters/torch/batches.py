@@ -3,7 +3,8 @@
 For arrays already in memory, indexing a tensor with a slice of a seeded permutation is the
 whole job of a DataLoader with `shuffle=True`, at a fraction of its per-batch cost (no worker
 processes, no collate): the training loop then costs what a hand-written loop costs. The data
-goes to the device once when it fits comfortably; otherwise each batch is copied as it is used.
+goes to the device once when it fits comfortably; otherwise each batch is gathered into pinned
+(page-locked) host memory and copied to the GPU asynchronously as it is used.
 A DataLoader (or Dataset) from a Python entry point passes through, with its batches moved to
 the device.
 """
@@ -73,9 +74,12 @@ class ArrayBatches:
         stop = n - 1 if self.drop_single and n % size == 1 and n > 1 else n
         move = self.x.device != self.device
         rows = int(self.x.shape[0])
+        pin = move and self.device.type == "cuda" and self.x.device.type == "cpu"
         if self.generator is None and self.copies == 1:
             for start in range(0, stop, size):
                 xb, yb = self.x[start : start + size], self.y[start : start + size]
+                if pin:
+                    xb, yb = _pinned(xb), _pinned(yb)
                 yield (_to(xb, self.device), _to(yb, self.device)) if move else (xb, yb)
             return
         passes = [
@@ -89,7 +93,10 @@ class ArrayBatches:
             order = order.to(self.x.device)
         for start in range(0, stop, size):
             index = order[start : start + size]
-            xb, yb = self.x.index_select(0, index), self.y.index_select(0, index)
+            if pin:
+                xb, yb = _gathered_pinned(self.x, index), _gathered_pinned(self.y, index)
+            else:
+                xb, yb = self.x.index_select(0, index), self.y.index_select(0, index)
             yield (_to(xb, self.device), _to(yb, self.device)) if move else (xb, yb)
 
 
@@ -201,6 +208,23 @@ def keep_on_device(device: torch.device, *tensors: torch.Tensor) -> bool:
         return False
     size = sum(t.element_size() * t.numel() for t in tensors)
     return size <= _ON_DEVICE_BYTES
+
+
+def _pinned(batch: torch.Tensor) -> torch.Tensor:
+    """A page-locked copy of a host batch, so the copy to the GPU is truly asynchronous.
+
+    From pageable memory a `non_blocking` copy waits for the host; from pinned memory it is a
+    DMA the GPU runs while Python prepares the next batch. torch's caching host allocator
+    reuses pinned blocks and keeps each one until its copy has finished.
+    """
+    out = torch.empty(batch.shape, dtype=batch.dtype, pin_memory=True)
+    return out.copy_(batch)
+
+
+def _gathered_pinned(source: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """`source[index]` gathered straight into pinned memory (one host copy, not two)."""
+    out = torch.empty((len(index), *source.shape[1:]), dtype=source.dtype, pin_memory=True)
+    return torch.index_select(source, 0, index, out=out)
 
 
 def _to(value: Any, device: torch.device) -> Any:

@@ -2,8 +2,9 @@
 
 Per batch the loop does forward, loss, backward, step and hands the core a view of the running
 metrics. Reading a tensor's value (`.item()`) waits for the accelerator, so the running loss and
-accuracy stay tensors and are summed only when someone reads them (`RunningLogs`): a control
-that only polls an interrupt flag costs no synchronisation at all.
+accuracy stay tensors on the device, summed there (`RunningLogs`), and are read only when
+someone reads them: the core's trainer does so a few times a second and at the end of the
+epoch, never per batch.
 
 Modules a strategy keeps in inference mode (BatchNorm of an unfrozen base, as Lightning's
 `BaseFinetuning` does with `train_bn=False`) are put back in eval mode after every
@@ -70,8 +71,9 @@ class RunningLogs(Mapping[str, float]):
     """The epoch's running `loss` (mean over its batches) and `accuracy`, read lazily.
 
     Per batch the loop only appends the detached loss and output: no kernel runs for the
-    metrics. Hits are counted for up to 64 batches at a time (at most 4M output values held)
-    into a tensor, and a value is read from the device only when someone reads it.
+    metrics. Every 64 batches the losses are summed into one device tensor and the hits counted
+    (at most 4M output values held), still without a synchronisation; a value is read from the
+    device only when someone reads it.
     """
 
     def __init__(self, objective: Objective) -> None:
@@ -81,13 +83,15 @@ class RunningLogs(Mapping[str, float]):
         self._targets: list[torch.Tensor] = []
         self._pending_values = 0
         self._hits: torch.Tensor | None = None
-        self._loss_sum = 0.0
+        self._loss_total: torch.Tensor | None = None
         self._samples = 0
         self._batches_summed = 0
         self._keys = ("loss", "accuracy") if objective.accuracy is not None else ("loss",)
 
     def add(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
         self._losses.append(loss)
+        if len(self._losses) >= _PENDING_BATCHES:
+            self._sum_losses()
         if self._objective.accuracy is not None:
             self._outputs.append(output)
             self._targets.append(target)
@@ -104,6 +108,14 @@ class RunningLogs(Mapping[str, float]):
             self._targets.clear()
             self._pending_values = 0
 
+    def _sum_losses(self) -> None:
+        """Pending batch losses -> one device tensor (float64, so long epochs lose nothing)."""
+        if self._losses:
+            total = _joined_sum(self._losses)
+            self._loss_total = total if self._loss_total is None else self._loss_total + total
+            self._batches_summed += len(self._losses)
+            self._losses.clear()
+
     @property
     def batches(self) -> int:
         return self._batches_summed + len(self._losses)
@@ -111,17 +123,19 @@ class RunningLogs(Mapping[str, float]):
     def __getitem__(self, key: str) -> float:
         """Only the value asked for is read from the device (a NaN guard reads just `loss`)."""
         if key == "loss":
-            if self._losses:
-                self._loss_sum += _total(self._losses)
-                self._batches_summed += len(self._losses)
-                self._losses.clear()
-            return self._loss_sum / self._batches_summed if self._batches_summed else float("nan")
+            self._sum_losses()
+            if self._loss_total is None or not self._batches_summed:
+                return float("nan")
+            return float(self._loss_total.item()) / self._batches_summed
         if key == "accuracy" and key in self._keys:
             self._count_hits()
             if self._hits is None or not self._samples:
                 return float("nan")
             return float(self._hits.item()) / self._samples
         raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys  # without reading the value (Mapping's default would)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
@@ -130,11 +144,12 @@ class RunningLogs(Mapping[str, float]):
         return len(self._keys)
 
 
-def _total(values: list[torch.Tensor]) -> float:
-    """One synchronisation for all pending values (read every batch, that is one `.item()`)."""
+def _joined_sum(values: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of 0-d tensors as one 0-d float64 tensor on their device (no synchronisation)."""
+    dtype = torch.float32 if values[0].device.type == "mps" else torch.float64  # MPS: no f64
     if len(values) == 1:
-        return float(values[0].item())
-    return float(torch.stack(values).sum().item())
+        return values[0].to(dtype)
+    return torch.stack(values).to(dtype).sum()
 
 
 def _joined(values: list[torch.Tensor]) -> torch.Tensor:

@@ -1,0 +1,128 @@
+"""Memory and fixed cost of `resume` on a large `--data x.npz`, per framework.
+
+Memory: a 1,000,000 x 64 float32 training array (256 MB) through `run_resume` (one epoch at
+batch 4096, the torch or Keras digits sample model); resident memory (VmRSS) and its peak
+(VmHWM, reset after the file is written) at each phase, from /proc/self/status (Linux only).
+Fixed cost: the whole `run_resume --epochs 1` on the 50k-row MLP of overhead.py, in CPU seconds,
+with the baseline's training loss on the default sample and with `--full-train-eval`, rounds
+interleaved.
+
+    python benchmarks/fixed_cost.py memory torch
+    python benchmarks/fixed_cost.py memory keras
+    python benchmarks/fixed_cost.py sample --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SAMPLES = HERE.parent / "sample_models"
+
+
+def memory_now() -> str:
+    status = Path("/proc/self/status").read_text().splitlines()
+
+    def mb(key: str) -> float:
+        return int(next(line for line in status if line.startswith(key)).split()[1]) / 1024
+
+    return f"resident {mb('VmRSS:'):.0f} MB, peak {mb('VmHWM:'):.0f} MB"
+
+
+def memory(framework: str) -> None:
+    import numpy as np
+
+    if framework == "torch":
+        import torch  # noqa: F401 (measured with the framework already imported)
+    else:
+        from plateau_cli.adapters.keras.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    from plateau_cli.adapters.base import LoadOptions
+    from plateau_cli.observer import Observer
+    from plateau_cli.run.resume import ResumeRequest, run_resume
+
+    tmp = Path(tempfile.mkdtemp())
+    path = tmp / "big.npz"
+    n = 1_000_000
+    x = np.random.default_rng(0).standard_normal((n, 64), dtype=np.float32)
+    np.savez(path, x_train=x, y_train=np.arange(n) % 10, x_val=x[:2000], y_val=np.arange(2000) % 10)
+    del x
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak
+    print(f"{framework}, framework imported: {memory_now()}", flush=True)
+
+    class Phases(Observer):
+        def on_phase(self, text: str) -> None:
+            print(f"{text}: {memory_now()}", flush=True)
+
+        def on_train_begin(self, total_epochs: int, steps_per_epoch: int | None) -> None:
+            print(f"training begins: {memory_now()}", flush=True)
+
+        def on_epoch_end(self, epoch: int, logs: object) -> None:
+            print(f"epoch {epoch} done: {memory_now()}", flush=True)
+
+    if framework == "torch":
+        model = SAMPLES / "torch" / "lr" / "checkpoint.pt"
+        load = LoadOptions(
+            model_factory=f"{SAMPLES / 'torch' / 'nets.py'}:mlp",
+            factory_args={"hidden": 32, "activation": "leaky_relu"},
+        )
+    else:
+        model, load = SAMPLES / "keras" / "lr" / "model.keras", LoadOptions()
+    request = ResumeRequest(
+        model=model, strategy="lr-decay", data=str(path), epochs=1, batch_size=4096,
+        patience=None, out=tmp / "out", load=load,
+    )  # fmt: skip
+    run_resume(request, Phases())
+    print(f"end: {memory_now()}")
+
+
+def sample(rounds: int) -> None:
+    sys.path.insert(0, str(HERE))
+    import torch
+
+    import overhead
+    from plateau_cli.adapters.base import LoadOptions
+    from plateau_cli.run.resume import ResumeRequest, run_resume
+
+    torch.set_num_threads(1)
+    tmp = Path(tempfile.mkdtemp())
+    data = overhead.make_data(tmp, overhead.Sizes(50_000, 64, 1, 1, 1))
+    checkpoint = overhead.torch_checkpoints(tmp, data)["mlp"]
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    for round_ in range(rounds):
+        for full in (round_ % 2 == 0, round_ % 2 == 1):
+            start = time.process_time()
+            request = ResumeRequest(
+                model=checkpoint, strategy="lr-decay", data=str(data["mlp"]), epochs=1,
+                batch_size=256, patience=None, out=tmp / f"out{round_}{full}",
+                load=LoadOptions(model_factory=f"{overhead.NETS}:mlp"), full_train_eval=full,
+            )  # fmt: skip
+            run_resume(request)
+            seconds[full].append(time.process_time() - start)
+    for full, values in seconds.items():
+        name = "--full-train-eval" if full else "sampled (default)"
+        print(f"{name:<20} median {statistics.median(values):.2f} s CPU  rounds {values}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["memory", "sample"])
+    parser.add_argument("framework", nargs="?", choices=["torch", "keras"], default="torch")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.what == "memory":
+        memory(args.framework)
+    else:
+        sample(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
