@@ -69,20 +69,20 @@ def inspect(
     from plateau_cli.run.resume import check_load_options
 
     check_load_options(sniffed.framework, options)
-    handle = load_handle(model, options)
-    probe = (
-        probe_with_data(handle, spec, parse_image_size(image_size), batch_size)
-        if spec is not None
-        else None
-    )
+    size = parse_image_size(image_size)
+    from plateau_cli.render.console import stderr_console, stdout_console, waiting
+
+    with waiting(stderr_console(), f"loading {'PyTorch' if sniffed.framework == 'torch' else 'Keras'} and the model"):
+        handle = load_handle(model, options)
+    with waiting(stderr_console(), "evaluating on the data"):
+        probe = probe_with_data(handle, spec, size, batch_size) if spec is not None else None
     description = handle.describe()
     if json_output:
         print_json(describe_to_json(description, sha256_of(model)) | {"data": probe_to_json(probe)})
     else:
-        from plateau_cli.render.console import stderr_console
         from plateau_cli.render.inspect import render_inspect, render_probe
 
-        console = stderr_console()
+        console = stdout_console()
         render_inspect(console, description)
         if probe is not None:
             render_probe(console, probe)

@@ -191,15 +191,14 @@ def resume(
     metric did not improve, 2 for bad input, 130 when interrupted (the best checkpoint so far and
     a report marked interrupted are written).
     """
-    from plateau_cli.observer import NullObserver
-    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.console import progress_observer, stderr_console
     from plateau_cli.render.progress import RichObserver
     from plateau_cli.run.resume import ResumeRequest, run_resume
     from plateau_cli.run.resume_continue import continue_resume
     from plateau_cli.strategies import build_strategy
 
     console = stderr_console()
-    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    observer = progress_observer(console, json_output=json_output, quiet=quiet)
     if continue_from is not None:
         _check_continue_options(ctx, model)
         try:
@@ -309,10 +308,14 @@ def _finish_resume(
 
         print_json(to_json(report))
     elif not quiet:
+        from plateau_cli.render.console import stdout_console
         from plateau_cli.render.resume import render_summary
 
-        render_summary(console, report)
+        render_summary(stdout_console(), report)
     if report.interrupted:
+        from plateau_cli.render.resume import render_go_on
+
+        render_go_on(console, report)
         raise typer.Exit(int(ExitStatus.INTERRUPTED))
     if require_improvement and not report.improved:
         raise typer.Exit(int(ExitStatus.NOT_IMPROVED))

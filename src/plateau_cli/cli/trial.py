@@ -102,8 +102,7 @@ def trial(
     is never worse than continuing unchanged. Writes the winner's checkpoint, trial.json,
     trial.md, trial.png (every candidate's curve) and each candidate's own resume report.
     """
-    from plateau_cli.observer import NullObserver
-    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.console import progress_observer, stderr_console, stdout_console
     from plateau_cli.render.progress import RichObserver
     from plateau_cli.report.trial_report import to_json, write_trial
     from plateau_cli.run.resume import ResumeRequest
@@ -128,7 +127,7 @@ def trial(
         command_line=("plateau-cli", *sys.argv[1:]),
     )
     console = stderr_console()
-    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    observer = progress_observer(console, json_output=json_output, quiet=quiet)
     try:
         result = run_trial(request, names, budget_epochs, observer)
     finally:
@@ -140,7 +139,7 @@ def trial(
     elif not quiet:
         from plateau_cli.render.trial import render_trial
 
-        render_trial(console, result)
+        render_trial(stdout_console(), result)
     if result.interrupted:
         raise typer.Exit(int(ExitStatus.INTERRUPTED))
     if require_improvement and result.control_won:

@@ -109,7 +109,8 @@ def read_interrupted(out_dir: Path) -> Interrupted:
     if reason not in continuable or not isinstance(block, dict):
         raise UsageError(
             f"--continue {out_dir}: nothing to continue: that run ended"
-            f" ({reason or 'unknown'}), it was not interrupted"
+            f" ({reason or 'unknown'}), it was not interrupted; to train further, start a new"
+            f" run from its checkpoint: {_train_further(out_dir, doc)}"
         )
     checkpoint = out_dir / block["checkpoint"]
     if not checkpoint.exists():
@@ -200,3 +201,15 @@ def health_from(doc: Mapping[str, Any]) -> tuple[HealthNote, ...]:
 
 def metrics_from(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: _float(v) for k, v in values.items()}
+
+
+def _train_further(out_dir: Path, doc: dict[str, Any]) -> str:
+    """The command that trains a finished run's checkpoint further (a new run, new --epochs)."""
+    output = doc.get("output")
+    path = output.get("path") if isinstance(output, dict) else None
+    data_doc = doc.get("data")
+    data = data_doc.get("source") if isinstance(data_doc, dict) else None
+    return (
+        f"plateau-cli resume {path or out_dir / 'MODEL'} --strategy STRATEGY"
+        f" --data {data or 'DATA'} --epochs N"
+    )
