@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand
 from plateau_cli.errors import ExitStatus
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def diagnose(
     path: Annotated[
         Path,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand
 from plateau_cli.cli.options import (
     DATA_PANEL,
     DeviceOpt,
@@ -22,7 +23,7 @@ from plateau_cli.cli.options import (
 )
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def inspect(
     model: Annotated[Path, typer.Argument(help="A checkpoint: .keras, .h5, .pt/.pth/.ckpt, ...")],
     json_output: Annotated[
@@ -72,7 +73,8 @@ def inspect(
     size = parse_image_size(image_size)
     from plateau_cli.render.console import stderr_console, stdout_console, waiting
 
-    with waiting(stderr_console(), f"loading {'PyTorch' if sniffed.framework == 'torch' else 'Keras'} and the model"):
+    framework = "PyTorch" if sniffed.framework == "torch" else "Keras"
+    with waiting(stderr_console(), f"loading {framework} and the model"):
         handle = load_handle(model, options)
     with waiting(stderr_console(), "evaluating on the data"):
         probe = probe_with_data(handle, spec, size, batch_size) if spec is not None else None

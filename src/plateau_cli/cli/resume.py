@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand, complete_strategy
 from plateau_cli.cli.options import (
     DATA_PANEL,
     LR_PANEL,
@@ -54,7 +55,7 @@ from plateau_cli.cli.strategy_options import (
 from plateau_cli.errors import ExitStatus, UsageError
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def resume(
     ctx: typer.Context,
     model: Annotated[
@@ -67,20 +68,15 @@ def resume(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help=(
-                "The change to make: lr-decay, augment, widen, unfreeze, or auto (chosen from"
-                " the checkpoint, the data and --log)."
-            ),
+            help="lr-decay, augment, widen, unfreeze, or auto (chosen from the evidence).",
             show_default=False,
+            autocompletion=complete_strategy,
         ),
     ] = None,
     data: Annotated[
         str | None,
         typer.Option(
-            help=(
-                "Training data: an .npz (x_train, y_train, x_val, y_val), a CSV (with --target),"
-                " an image folder, or 'module:function' returning (train, val)."
-            ),
+            help="An .npz, a CSV (with --target), an image folder, or module:function.",
             rich_help_panel=DATA_PANEL,
             show_default=False,
         ),
@@ -88,10 +84,7 @@ def resume(
     log: Annotated[
         Path | None,
         typer.Option(
-            help=(
-                "--strategy auto: the run's training log (any format diagnose reads, or an"
-                " earlier history.csv); without it auto decides from the checkpoint and data."
-            ),
+            help="For --strategy auto: the run's training log (any format diagnose reads).",
             show_default=False,
         ),
     ] = None,
@@ -99,11 +92,7 @@ def resume(
         Path | None,
         typer.Option(
             "--continue",
-            help=(
-                "Go on with an interrupted run from its output directory: its last completed"
-                " epoch, its settings, its report (only --trust-pickle, --device, --json, --quiet"
-                " and --require-improvement may be given again)."
-            ),
+            help="Go on with an interrupted run, from its output directory.",
             show_default=False,
         ),
     ] = None,
@@ -125,14 +114,14 @@ def resume(
         int,
         typer.Option(
             min=1,
-            help="Early stopping: epochs without improvement before stopping (best weights kept).",
+            help="Stop after this many epochs without improvement.",
             rich_help_panel=TRAIN_PANEL,
         ),
     ] = 5,
     seed: Annotated[
         int,
         typer.Option(
-            help="Random seed (a CPU re-run gives the same numbers).", rich_help_panel=TRAIN_PANEL
+            help="Random seed (a CPU re-run repeats the numbers).", rich_help_panel=TRAIN_PANEL
         ),
     ] = 0,
     out: OutOpt = None,
@@ -155,10 +144,7 @@ def resume(
     lr: Annotated[
         float | None,
         typer.Option(
-            help=(
-                "Learning rate: for lr-decay the new rate (instead of --factor); otherwise the"
-                " rate of a new optimizer, or an override of the restored one."
-            ),
+            help="lr-decay: the new rate (instead of --factor); else a rate to set.",
             rich_help_panel=LR_PANEL,
         ),
     ] = None,
@@ -186,10 +172,9 @@ def resume(
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
-    Writes the new checkpoint, report.json, report.md, history.csv and curves.png into --out;
-    never writes over MODEL. Exit 0 on success, 1 with --require-improvement when the monitored
-    metric did not improve, 2 for bad input, 130 when interrupted (the best checkpoint so far and
-    a report marked interrupted are written).
+    Writes the new checkpoint, report.md, report.json, history.csv and curves.png into --out,
+    never over MODEL. Exit 1 with --require-improvement when the metric did not improve; 130
+    when interrupted (go on with --continue OUT).
     """
     from plateau_cli.render.console import progress_observer, stderr_console
     from plateau_cli.render.progress import RichObserver

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand
 from plateau_cli.cli.options import (
     DATA_PANEL,
     TRAIN_PANEL,
@@ -31,7 +32,7 @@ from plateau_cli.cli.options import (
 from plateau_cli.errors import ExitStatus
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def trial(
     model: Annotated[
         Path, typer.Argument(help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ...")
@@ -48,9 +49,10 @@ def trial(
         str,
         typer.Option(
             help=(
-                "Candidates, comma-separated (each with its defaults); the control, continue"
-                " unchanged, always runs beside them."
-            )
+                "Candidates, comma-separated (default: lr-decay, augment, widen, unfreeze);"
+                " continuing unchanged always runs beside them."
+            ),
+            show_default=False,
         ),
     ] = "lr-decay,augment,widen,unfreeze",
     budget_epochs: Annotated[

@@ -20,7 +20,6 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.strategies.base import Strategy
 
-
 #: How the restore-best event starts (a continued run drops the interrupted part's one).
 RESTORED = "restored the best weights"
 
