@@ -79,7 +79,7 @@ def write_curves(path: Path, report: ResumeReport) -> None:
                 color="black",
                 linestyle="-.",
                 linewidth=1,
-                label="continued here" if k == 0 else None,
+                label=f"continued after epoch {after}" if k == 0 else None,
             )
         ax.set_ylabel(base)
         ax.legend(fontsize=7, loc="best")
