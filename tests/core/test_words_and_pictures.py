@@ -138,3 +138,29 @@ def test_plain_drops_references_to_our_notes():
         plain("no rate revives them (FINDINGS §2); noise does")
         == "no rate revives them; noise does"
     )
+
+
+def test_trial_md_names_the_factory_argument_a_widened_winner_needs():
+    from types import SimpleNamespace
+
+    from plateau_cli.report.trial_report import load_hint
+
+    def result(details, line):
+        report = SimpleNamespace(outcome=SimpleNamespace(details=details))
+        return SimpleNamespace(winner=SimpleNamespace(report=report), command_line=line)
+
+    line = (
+        "plateau-cli",
+        "trial",
+        "m.pt",
+        "--model-factory",
+        "nets.py:mlp",
+        "--factory-arg",
+        "hidden=4",
+    )
+    hint = load_hint(result({"factory_args": {"hidden": 8, "activation": "relu"}}, line))
+    assert (
+        "`--model-factory nets.py:mlp --factory-arg hidden=8 --factory-arg activation='relu'`"
+        in hint
+    )
+    assert load_hint(result({}, line)) is None  # not widened: loads as before
