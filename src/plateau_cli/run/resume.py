@@ -40,6 +40,7 @@ from plateau_cli.run.continuation import (
     continuation_block,
 )
 from plateau_cli.run.interrupt import InterruptGuard
+from plateau_cli.run.preflight import preflight
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 
@@ -151,6 +152,7 @@ def run_resume(
     )
     sniffed = sniff_checkpoint(request.model)
     check_load_options(sniffed.framework, request.load)
+    preflight(request.model, sniffed, spec, strategy.name if strategy is not None else None)
     out_dir = request.out or default_out_dir(
         request.model, strategy.name if strategy is not None else AUTO
     )
