@@ -164,3 +164,31 @@ def test_trial_md_names_the_factory_argument_a_widened_winner_needs():
         in hint
     )
     assert load_hint(result({}, line)) is None  # not widened: loads as before
+
+
+def test_json_keeps_progress_on_a_terminal_and_drops_it_on_a_pipe():
+    from plateau_cli.render.console import progress_observer
+    from plateau_cli.render.progress import RichObserver
+
+    terminal = Console(file=io.StringIO(), force_terminal=True)
+    pipe = Console(file=io.StringIO(), force_terminal=False)
+    assert isinstance(progress_observer(terminal, json_output=True, quiet=False), RichObserver)
+    assert not isinstance(progress_observer(pipe, json_output=True, quiet=False), RichObserver)
+    assert isinstance(progress_observer(pipe, json_output=False, quiet=False), RichObserver)
+
+
+def test_an_interrupted_run_names_the_command_that_goes_on(tmp_path):
+    from types import SimpleNamespace
+
+    from plateau_cli.render.resume import render_go_on
+
+    out = tmp_path / "my run"
+    report = SimpleNamespace(
+        continuation={"checkpoint": ".continue/m.keras"}, history=(1, 2, 3), epochs_requested=40,
+        out_dir=out,
+    )  # fmt: skip
+    buffer = io.StringIO()
+    render_go_on(Console(file=buffer, width=200), report)  # type: ignore[arg-type]
+    assert buffer.getvalue().strip() == (
+        f"interrupted after epoch 3 of 40; go on with: plateau-cli resume --continue '{out}'"
+    )
