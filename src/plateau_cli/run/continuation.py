@@ -209,7 +209,20 @@ def _train_further(out_dir: Path, doc: dict[str, Any]) -> str:
     path = output.get("path") if isinstance(output, dict) else None
     data_doc = doc.get("data")
     data = data_doc.get("source") if isinstance(data_doc, dict) else None
-    return (
-        f"plateau-cli resume {path or out_dir / 'MODEL'} --strategy STRATEGY"
-        f" --data {data or 'DATA'} --epochs N"
+    line = [str(w) for w in doc.get("command_line") or []]
+    # A torch checkpoint is rebuilt by the same factory: carry its options over as given.
+    loading = [
+        f"{flag} {line[i + 1]}"
+        for i, flag in enumerate(line[:-1])
+        if flag in ("--model-factory", "--factory-arg")
+    ]
+    unknown = doc.get("framework") == "torch" and not loading
+    command = " ".join(
+        [
+            f"plateau-cli resume {path or out_dir / 'MODEL'} --strategy STRATEGY",
+            f"--data {data or 'DATA'}",
+            *loading,
+            "--epochs N",
+        ]
     )
+    return command + (" (with the first run's --model-factory options)" if unknown else "")
