@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -93,8 +94,14 @@ def test_every_shown_default_is_in_the_help_whole() -> None:
 def test_bash_completion_installs_and_completes(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    result = _cli(["--install-completion"], env={"HOME": str(home), "SHELL": "/bin/bash"})
-    assert result.returncode == 0, result.stderr
+    # typer finds the shell among the parent processes: run it from bash, as a user would
+    # (`; exit $?` keeps bash from replacing itself with the command).
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HOME": str(home), "SHELL": "/bin/bash"}
+    command = f"{shlex.quote(sys.executable)} -m plateau_cli --install-completion; exit $?"
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
     script = home / ".bash_completions" / "plateau-cli.sh"
     assert "complete -o default -F _plateau_cli_completion plateau-cli" in script.read_text()
     assert f"source '{script}'" in (home / ".bashrc").read_text()
