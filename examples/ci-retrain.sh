@@ -56,6 +56,15 @@ $plateau resume "$model" --strategy auto --log "$log" --data "$data" --out "$out
 if [ -n "${ARTIFACTS_DIR:-}" ] && [ -f "$out/report.json" ]; then
   mkdir -p "$ARTIFACTS_DIR"
   cp "$out"/report.json "$out"/report.md "$out"/history.csv "$out"/curves.png "$ARTIFACTS_DIR"/
+  # The new checkpoint too: report.json names it (none when the run wrote no checkpoint).
+  checkpoint=$(python3 -c '
+import json, sys
+output = json.load(open(sys.argv[1], encoding="utf-8")).get("output")
+print(output["path"] if output else "")
+' "$out/report.json")
+  if [ -n "$checkpoint" ]; then
+    cp -R "$checkpoint" "$ARTIFACTS_DIR"/
+  fi
 fi
 case $status in
   0) echo "ci-retrain: improved; new checkpoint and report in $out" ;;

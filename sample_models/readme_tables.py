@@ -45,6 +45,8 @@ def command(scenario: Scenario, framework: str) -> str:
     if scenario.strategy == "auto":
         parts.append(f"--log {log_path(scenario, framework)}")
     parts.append(f"--epochs {RESUME_EPOCHS}")
+    # Into the git-ignored runs/ folder: following the table leaves the checkout clean.
+    parts.append(f"--out runs/{scenario.name}-{framework}")
     return " ".join(parts)
 
 

@@ -11,13 +11,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_COLOR", "1")
 
-# CI's hypothesis runs are derandomized (the same examples on every run, so a landing cannot
-# fail by chance); a developer's runs explore new examples each time.
-if os.environ.get("PLATEAU_FUZZ_DERANDOMIZE"):
+# Hypothesis runs are derandomized by default, here as in CI (the same examples on every run, so
+# a landing cannot fail by chance); PLATEAU_FUZZ_EXPLORE=1 draws new examples (tests/fuzzing.py).
+if not os.environ.get("PLATEAU_FUZZ_EXPLORE"):
     from hypothesis import settings
 
-    settings.register_profile("ci", derandomize=True)
-    settings.load_profile("ci")
+    settings.register_profile("derandomized", derandomize=True)
+    settings.load_profile("derandomized")
 
 try:  # noqa: SIM105 - the import is the point
     import torch  # noqa: F401

@@ -1,11 +1,13 @@
-"""The data package stays light: no framework import, and big arrays are checked quickly."""
+"""The data package stays light: no framework import, and big arrays are checked right.
+
+How fast is measured by benchmarks/data_checks.py, not asserted here: a busy machine is no bug.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 
@@ -47,7 +49,8 @@ def test_reading_npz_and_csv_imports_no_framework(tmp_path):
     assert result.stdout.strip() == "[]"
 
 
-def test_100k_by_784_float32_is_checked_in_well_under_a_second():
+def test_100k_by_784_float32_duplicates_are_found_exactly():
+    """What the fast path does on MNIST-sized data (its speed: benchmarks/data_checks.py)."""
     rng = np.random.default_rng(0)
     x = rng.random((100_000, 784), dtype=np.float32)
     x_val = rng.random((10_000, 784), dtype=np.float32)
@@ -59,29 +62,25 @@ def test_100k_by_784_float32_is_checked_in_well_under_a_second():
         source="big.npz",
     )
     io = io_spec((784,), units=10)
-    start = time.perf_counter()
     check_fit(data, io)
     warnings = data_health(data, io)
-    elapsed = time.perf_counter() - start
     assert [w.id for w in warnings] == ["duplicates"]
     assert warnings[0].evidence["count"] == 200
-    assert elapsed < 1.0, f"check_fit + data_health took {elapsed:.2f} s"
+    assert data.train.x is x  # checked in place: no copy of the 300 MB array
+    assert data.val.x is x_val
 
 
-def test_50mb_npz_loads_and_checks_quickly(tmp_path):
+def test_50mb_npz_loads_as_saved_and_passes_the_checks(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "d.npz"
     x = rng.random((16_000, 784), dtype=np.float32)  # 50 MB
     np.savez(path, x_train=x[:14_000], y_train=np.arange(14_000) % 10, x_val=x[14_000:],
              y_val=np.arange(2_000) % 10)  # fmt: skip
-    start = time.perf_counter()
-    with np.load(path) as archive:
-        _ = {key: archive[key] for key in archive.files}
-    numpy_alone = time.perf_counter() - start
     io = io_spec((784,), units=10)
-    start = time.perf_counter()
     data = load_data(parse_data_spec(str(path), target=None, val_split=None, seed=0), io)
     check_fit(data, io)
     assert data_health(data, io) == []
-    ours = time.perf_counter() - start
-    assert ours - numpy_alone < 0.5, f"numpy {numpy_alone:.2f} s, load+check {ours:.2f} s"
+    assert data.train.x.dtype == np.float32  # not widened to float64 on the way
+    np.testing.assert_array_equal(data.train.x, x[:14_000])
+    np.testing.assert_array_equal(data.val.x, x[14_000:])
+    np.testing.assert_array_equal(data.train.y, np.arange(14_000) % 10)

@@ -47,12 +47,13 @@ def test_findings_lead_to_a_resume_that_improves(tmp_path):
     assert report["strategy"]["name"] == "lr-decay"
     assert report["auto"]["log"].endswith("training.log")
     assert report["improved"] is True
-    assert sorted(p.name for p in (tmp_path / "artefacts").iterdir()) == [
-        "curves.png",
-        "history.csv",
-        "report.json",
-        "report.md",
-    ]
+    checkpoint = Path(report["output"]["path"])
+    assert sorted(p.name for p in (tmp_path / "artefacts").iterdir()) == sorted(
+        ["curves.png", "history.csv", "report.json", "report.md", checkpoint.name]
+    )
+    kept = tmp_path / "artefacts" / checkpoint.name
+    assert kept.read_bytes() == (tmp_path / checkpoint).read_bytes()  # the new one, whole
+    assert kept.read_bytes() != model.read_bytes()
 
 
 def test_no_improvement_fails_the_job(tmp_path):
@@ -60,7 +61,7 @@ def test_no_improvement_fails_the_job(tmp_path):
     args += [str(SAMPLES / "keras" / "widen" / "training.log"), "out", "--"]
     result = _run([*args, "--epochs", "1", "--min-delta", "5"], tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "did not improve" in result.stderr
+    assert "did not improve" in result.stdout
     assert (tmp_path / "artefacts" / "report.json").exists()
 
 

@@ -38,8 +38,8 @@ def test_exit_code_follows_the_findings(tmp_path: Path, build: object, code: int
     log = write_keras_csv(tmp_path / "run.csv", build())  # type: ignore[operator]
     result = run_cli(["diagnose", str(log)])
     assert result.code == code, result.stderr
-    assert result.stdout == ""  # people's output goes to stderr
-    assert "Recommendation:" in result.stderr
+    assert "Recommendation:" in result.stdout  # the result goes where `> file` and `|` look
+    assert "Recommendation" not in result.stderr
 
 
 def test_exit_zero_overrides_findings(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     result = run_cli(["diagnose", str(log), "--plot", str(png)])
     assert result.code == 1
     assert png.read_bytes().startswith(b"\x89PNG")
-    assert f"Plot written to {png}" in result.stderr.replace("\n", "")
+    assert f"Plot written to {png}" in result.stdout.replace("\n", "")
 
 
 def test_plot_needs_a_png_name(tmp_path: Path) -> None:

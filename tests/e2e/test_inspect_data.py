@@ -40,8 +40,8 @@ def test_people_see_what_dead_units_mean():
     pytest.importorskip("keras")
     result = run_cli(["inspect", *CASES["keras"], "--data", DATA])
     assert result.code == 0, result.stderr
-    assert "61 of 64 units dead (95%)" in result.stderr
-    assert "no learning rate revives them" in result.stderr
+    assert "61 of 64 units dead (95%)" in result.stdout
+    assert "no learning rate revives them" in result.stdout
 
 
 def test_without_data_there_is_no_data_section():

@@ -2,13 +2,12 @@
 
 The only allowed outcomes, through `read_log` and through `plateau-cli diagnose`, are success or
 a PlateauError: exit 2 with exactly one line on stderr, never a traceback. The example budget
-is modest by default; CI or a developer raises it with PLATEAU_FUZZ_EXAMPLES=2000.
+is CI's (tests/fuzzing.py: 300, derandomized); PLATEAU_FUZZ_EXAMPLES=2000 raises it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -18,8 +17,8 @@ from hypothesis import strategies as st
 from plateau_cli.errors import PlateauError
 from plateau_cli.logs import read_log
 from tests.e2e.runner import run_cli
+from tests.fuzzing import EXAMPLES
 
-EXAMPLES = int(os.environ.get("PLATEAU_FUZZ_EXAMPLES", "40"))
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "logs"
 EVENT_FILE = next((FIXTURES / "keras" / "tensorboard" / "train").glob("events.out.tfevents.*"))
 NAMES = [

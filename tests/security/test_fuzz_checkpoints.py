@@ -9,8 +9,9 @@ mutated files of every format. Mutations flip, overwrite, insert and cut bytes, 
 in the last 512 bytes, where a zip keeps its central directory; or they damage one member of
 an archive (config.json, model.weights.h5, data.pkl) and rebuild it with valid checksums.
 
-Budget: PLATEAU_FUZZ_EXAMPLES examples per test (default 25; .ci/run sets 300); each example
-must finish in PER_EXAMPLE_S seconds, and pytest-timeout bounds the whole test.
+Budget: PLATEAU_FUZZ_EXAMPLES examples per test (300, as CI runs it; tests/conftest.py), and
+pytest-timeout bounds the whole test, so a hang fails it; no stopwatch per example (a busy
+machine is not a bug).
 The deterministic tests at the end pin what fuzzing found, so it stays fixed.
 """
 
@@ -18,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import struct
-import time
 import zipfile
 from pathlib import Path
 
@@ -31,15 +30,14 @@ from hypothesis import strategies as st
 from plateau_cli.adapters.sniff import sniff_checkpoint
 from plateau_cli.errors import PlateauError
 from tests.e2e.runner import run_cli
+from tests.fuzzing import EXAMPLES
 from tests.security.conftest import MLP_FACTORY
 
-EXAMPLES = int(os.environ.get("PLATEAU_FUZZ_EXAMPLES", "25"))
-PER_EXAMPLE_S = 10.0
 TEST_TIMEOUT_S = 120 + 4 * EXAMPLES
 
 fuzz = settings(
     max_examples=EXAMPLES,
-    deadline=None,  # the bound is PER_EXAMPLE_S, checked in the test: no flaky deadline
+    deadline=None,  # the bound is the test's timeout: no flaky per-example deadline
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -97,15 +95,6 @@ def mutations(draw: st.DrawFn, seeds: dict[str, bytes]) -> tuple[str, bytes]:
     return name, rebuilt.getvalue()
 
 
-def timed(function, *args):
-    started = time.monotonic()
-    try:
-        return function(*args)
-    finally:
-        elapsed = time.monotonic() - started
-        assert elapsed < PER_EXAMPLE_S, f"took {elapsed:.1f} s"
-
-
 # -- the sniffer on random bytes -------------------------------------------------------------
 
 
@@ -120,7 +109,7 @@ def test_sniffer_on_random_bytes(tmp_path_factory, magic, body, suffix):
     path = tmp_path_factory.getbasetemp() / f"random{suffix}"
     path.write_bytes(magic + body)
     try:
-        sniffed = timed(sniff_checkpoint, path)
+        sniffed = sniff_checkpoint(path)
     except PlateauError as exc:
         message = str(exc)
     else:
@@ -140,7 +129,7 @@ def test_sniffer_on_safetensors_like_headers(tmp_path_factory, size, header):
     path = tmp_path_factory.getbasetemp() / "random.safetensors"
     path.write_bytes(struct.pack("<Q", size) + b"{" + header)
     with contextlib.suppress(PlateauError):
-        timed(sniff_checkpoint, path)
+        sniff_checkpoint(path)
 
 
 # -- torch: the safe loader and the layout detection on mutated real files --------------------
@@ -190,7 +179,7 @@ def test_torch_readers_on_mutated_files(torch_seeds, tmp_path_factory):
         path = directory / case[0]
         path.write_bytes(case[1])
         try:
-            timed(read, path)
+            read(path)
         except PlateauError as exc:
             message = str(exc)
         else:
@@ -252,7 +241,7 @@ def test_keras_archive_reader_on_mutated_files(keras_seeds, tmp_path_factory):
         path = directory / case[0]
         path.write_bytes(case[1])
         try:
-            timed(read, path)
+            read(path)
         except PlateauError as exc:
             message = str(exc)
         else:
@@ -281,7 +270,7 @@ def test_inspect_on_mutated_checkpoints(keras_seeds, torch_seeds, tmp_path_facto
         args = ["inspect", str(path), "--json"]
         if not case[0].startswith("model.") or case[0].endswith(".safetensors"):
             args += ["--model-factory", MLP_FACTORY]
-        result = timed(run_cli, args)
+        result = run_cli(args)
         assert result.code in (0, 2), result.stderr[-3000:]
         assert "Traceback" not in result.stderr
         if result.code == 2:

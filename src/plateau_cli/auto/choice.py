@@ -15,6 +15,7 @@ from plateau_cli.errors import NothingToChange, UsageError
 from plateau_cli.names import canonical_name
 from plateau_cli.observer import Level, Observer
 from plateau_cli.strategies import Strategy, StrategyContext, build_strategy, option_owner
+from plateau_cli.wording import plain
 
 
 def check_auto_options(given: Mapping[str, Any]) -> None:
@@ -59,7 +60,7 @@ def choose_for_auto(
     options, ignored = options_for(choice.strategy, request.strategy_options)
     if choice.strategy == "lr-decay" and request.load.lr is not None:
         options["lr"] = request.load.lr  # --lr is lr-decay's new rate
-    observer.on_message(Level.INFO, f"auto chose {choice.strategy}: {choice.reason}")
+    observer.on_message(Level.INFO, f"auto chose {choice.strategy}: {plain(choice.reason)}")
     record = auto_record(choice, evidence.to_json(), request.log, ignored)
     return build_strategy(choice.strategy, options), record
 

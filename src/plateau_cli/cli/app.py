@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from plateau_cli import __version__
+from plateau_cli.cli.help import PlateauGroup
 from plateau_cli.errors import ExitStatus, PlateauError
 
 #: Exit status for a bug in plateau-cli itself (sysexits' EX_SOFTWARE), kept apart from 1
@@ -24,13 +25,14 @@ EXIT_INTERNAL_ERROR = 70
 
 app = typer.Typer(
     name="plateau-cli",
+    cls=PlateauGroup,
     help=(
         "Say why training stalled, and resume a saved Keras or PyTorch model with one targeted"
         " change.\n\nExit codes: 0 success, 1 findings (diagnose) or not improved"
         " (--require-improvement), 2 bad input, 130 interrupted."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},

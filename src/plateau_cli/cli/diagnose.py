@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand
 from plateau_cli.errors import ExitStatus
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def diagnose(
     path: Annotated[
         Path,
@@ -72,9 +73,9 @@ def diagnose(
     if json_output:
         print_json(to_json(result))
     else:
-        from plateau_cli.render.console import stderr_console
+        from plateau_cli.render.console import stdout_console
         from plateau_cli.render.diagnose import render_diagnosis
 
-        render_diagnosis(stderr_console(), result, plot_path=plot)
+        render_diagnosis(stdout_console(), result, plot_path=plot)
     if result.diagnosis.actionable and not exit_zero:
         raise typer.Exit(int(ExitStatus.FINDINGS))

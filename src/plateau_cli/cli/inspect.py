@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand
 from plateau_cli.cli.options import (
     DATA_PANEL,
     DeviceOpt,
@@ -25,7 +26,7 @@ from plateau_cli.cli.options import (
 from plateau_cli.errors import PlateauError
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def inspect(
     model: Annotated[Path, typer.Argument(help="A checkpoint: .keras, .h5, .pt/.pth/.ckpt, ...")],
     json_output: Annotated[
@@ -81,31 +82,31 @@ def inspect(
         from plateau_cli.data import parse_data_spec
 
         spec = parse_data_spec(data, target=target, val_split=val_split, seed=0)
+    size = parse_image_size(image_size)
+    from plateau_cli.render.console import stderr_console, stdout_console, waiting
+
+    framework = "PyTorch" if sniffed.framework == "torch" else "Keras"
     try:
-        handle = load_handle(model, options)
+        with waiting(stderr_console(), f"loading {framework} and the model"):
+            handle = load_handle(model, options)
     except PlateauError as exc:
         description = _file_view(model, sniffed, options, exc, spec is not None)
         if json_output:
             print_json(describe_to_json(description, sha256_of(model)) | {"data": None})
         else:
-            from plateau_cli.render.console import stderr_console
             from plateau_cli.render.inspect import render_inspect
 
-            render_inspect(stderr_console(), description)
+            render_inspect(stdout_console(), description)
         return
-    probe = (
-        probe_with_data(handle, spec, parse_image_size(image_size), batch_size)
-        if spec is not None
-        else None
-    )
+    with waiting(stderr_console(), "evaluating on the data"):
+        probe = probe_with_data(handle, spec, size, batch_size) if spec is not None else None
     description = handle.describe()
     if json_output:
         print_json(describe_to_json(description, sha256_of(model)) | {"data": probe_to_json(probe)})
     else:
-        from plateau_cli.render.console import stderr_console
         from plateau_cli.render.inspect import render_inspect, render_probe
 
-        console = stderr_console()
+        console = stdout_console()
         render_inspect(console, description)
         if probe is not None:
             render_probe(console, probe)

@@ -75,28 +75,28 @@ TrustPickle = Annotated[
 ModelFactory = Annotated[
     str | None,
     typer.Option(
-        help="PyTorch: 'module:callable' or 'path/file.py:callable' that builds the nn.Module.",
+        help="PyTorch: module:callable or file.py:callable that builds the model.",
         rich_help_panel=LOAD_PANEL,
     ),
 ]
 FactoryArg = Annotated[
     list[str] | None,
     typer.Option(
-        help="key=value passed to --model-factory (values are Python literals); repeatable.",
+        help="An argument for --model-factory (a Python literal); repeatable.",
         rich_help_panel=LOAD_PANEL,
     ),
 ]
 LossOpt = Annotated[
     str | None,
     typer.Option(
-        help="Loss for a model saved without one (e.g. sparse_categorical_crossentropy).",
+        help="Loss for a model saved without one.",
         rich_help_panel=LOAD_PANEL,
     ),
 ]
 OptimizerOpt = Annotated[
     str | None,
     typer.Option(
-        help="Optimizer when the checkpoint has none (adam, sgd, ...), or to override its class.",
+        help="Optimizer for a checkpoint without one (adam, sgd, ...).",
         rich_help_panel=LOAD_PANEL,
     ),
 ]
@@ -133,14 +133,14 @@ TargetOpt = Annotated[
 ValSplitOpt = Annotated[
     float | None,
     typer.Option(
-        help="Share held out for validation when the data has no split.",
+        help="Share held out for validation, when the data has no split.",
         rich_help_panel=DATA_PANEL,
     ),
 ]
 ImageSizeOpt = Annotated[
     str | None,
     typer.Option(
-        help="Image folders: HxW when the model does not say (e.g. 64x64).",
+        help="Image folders: HxW (e.g. 64x64) when the model does not say.",
         rich_help_panel=DATA_PANEL,
     ),
 ]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand, complete_strategy
 from plateau_cli.cli.options import (
     DATA_PANEL,
     LR_PANEL,
@@ -65,7 +66,7 @@ from plateau_cli.cli.strategy_options import (
 from plateau_cli.errors import ExitStatus, UsageError
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def resume(
     ctx: typer.Context,
     model: Annotated[
@@ -78,20 +79,15 @@ def resume(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help=(
-                "The change to make: lr-decay, augment, widen, unfreeze, or auto (chosen from"
-                " the checkpoint, the data and --log)."
-            ),
+            help="lr-decay, augment, widen, unfreeze, or auto (chosen from the evidence).",
             show_default=False,
+            autocompletion=complete_strategy,
         ),
     ] = None,
     data: Annotated[
         str | None,
         typer.Option(
-            help=(
-                "Training data: an .npz (x_train, y_train, x_val, y_val), a CSV (with --target),"
-                " an image folder, or 'module:function' returning (train, val)."
-            ),
+            help="An .npz, a CSV (with --target), an image folder, or module:function.",
             rich_help_panel=DATA_PANEL,
             show_default=False,
         ),
@@ -139,14 +135,14 @@ def resume(
         int,
         typer.Option(
             min=1,
-            help="Early stopping: epochs without improvement before stopping (best weights kept).",
+            help="Stop after this many epochs without improvement.",
             rich_help_panel=TRAIN_PANEL,
         ),
     ] = 5,
     seed: Annotated[
         int,
         typer.Option(
-            help="Random seed (a CPU re-run gives the same numbers).", rich_help_panel=TRAIN_PANEL
+            help="Random seed (a CPU re-run repeats the numbers).", rich_help_panel=TRAIN_PANEL
         ),
     ] = 0,
     out: OutOpt = None,
@@ -182,10 +178,7 @@ def resume(
     lr: Annotated[
         float | None,
         typer.Option(
-            help=(
-                "Learning rate: for lr-decay the new rate (instead of --factor); otherwise the"
-                " rate of a new optimizer, or an override of the restored one."
-            ),
+            help="lr-decay: the new rate (instead of --factor); else a rate to set.",
             rich_help_panel=LR_PANEL,
         ),
     ] = None,
@@ -222,20 +215,18 @@ def resume(
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
-    Writes the new checkpoint, report.json, report.md, history.csv and curves.png into --out;
-    never writes over MODEL. Exit 0 on success, 1 with --require-improvement when the monitored
-    metric did not improve, 2 for bad input, 130 when interrupted (the best checkpoint so far and
-    a report marked interrupted are written).
+    Writes the new checkpoint, report.md, report.json, history.csv and curves.png into --out,
+    never over MODEL. Exit 1 with --require-improvement when the metric did not improve; 130
+    when interrupted (go on with --continue OUT).
     """
-    from plateau_cli.observer import NullObserver
-    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.console import progress_observer, stderr_console
     from plateau_cli.render.progress import RichObserver
     from plateau_cli.run.resume import ResumeRequest, run_resume
     from plateau_cli.run.resume_continue import continue_resume
     from plateau_cli.strategies import build_strategy
 
     console = stderr_console()
-    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    observer = progress_observer(console, json_output=json_output, quiet=quiet)
     if continue_from is not None:
         _check_continue_options(ctx, model)
         try:
@@ -392,10 +383,14 @@ def _finish_resume(
 
         print_json(to_json(report))
     elif not quiet:
+        from plateau_cli.render.console import stdout_console
         from plateau_cli.render.resume import render_summary
 
-        render_summary(console, report)
+        render_summary(stdout_console(), report)
     if report.interrupted:
+        from plateau_cli.render.resume import render_go_on
+
+        render_go_on(console, report)
         raise typer.Exit(int(ExitStatus.INTERRUPTED))
     if require_improvement and not report.improved:
         raise typer.Exit(int(ExitStatus.NOT_IMPROVED))

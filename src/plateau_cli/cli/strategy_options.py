@@ -17,10 +17,7 @@ NEW_PANEL = "lr-find, rebalance, normalize, revive, regularize options"
 FactorOpt = Annotated[
     float | None,
     typer.Option(
-        help=(
-            "lr-decay: multiply the rate by this (default 0.1); widen: grow the layer by"
-            " this (default 2)."
-        ),
+        help="lr-decay: rate x this (0.1); widen: width x this (2).",
         rich_help_panel=LR_PANEL,
     ),
 ]
@@ -28,7 +25,7 @@ FactorOpt = Annotated[
 ScheduleOpt = Annotated[
     str | None,
     typer.Option(
-        help="lr-decay: constant, step, cosine, exponential or plateau (default constant).",
+        help="constant (default), step, cosine, exponential or plateau.",
         rich_help_panel=LR_PANEL,
     ),
 ]
@@ -36,7 +33,7 @@ ScheduleOpt = Annotated[
 MinLrOpt = Annotated[
     float | None,
     typer.Option(
-        help="lr-decay: floor for every schedule (cosine decays to it).",
+        help="Floor for every schedule (cosine decays to it).",
         rich_help_panel=LR_PANEL,
     ),
 ]
@@ -44,42 +41,38 @@ MinLrOpt = Annotated[
 LrPatienceOpt = Annotated[
     int | None,
     typer.Option(
-        help="lr-decay plateau: epochs without improvement before reducing (2).",
+        help="plateau: epochs without improvement before a cut (2).",
         rich_help_panel=LR_PANEL,
     ),
 ]
 
 CooldownOpt = Annotated[
     int | None,
-    typer.Option(
-        help="lr-decay plateau: epochs to wait after a reduction (0).", rich_help_panel=LR_PANEL
-    ),
+    typer.Option(help="plateau: epochs to wait after a cut (0).", rich_help_panel=LR_PANEL),
 ]
 
 StepSizeOpt = Annotated[
     int | None,
-    typer.Option(help="lr-decay step: epochs between reductions (5).", rich_help_panel=LR_PANEL),
+    typer.Option(help="step: epochs between cuts (5).", rich_help_panel=LR_PANEL),
 ]
 
 GammaOpt = Annotated[
     float | None,
     typer.Option(
-        help="lr-decay step/exponential: multiplier per step (0.1 / 0.9).",
+        help="step / exponential: multiplier per cut (0.1 / 0.9).",
         rich_help_panel=LR_PANEL,
     ),
 ]
 
 UnitsOpt = Annotated[
     int | None,
-    typer.Option(
-        help="widen: the layer's new width (instead of --factor).", rich_help_panel=WIDEN_PANEL
-    ),
+    typer.Option(help="The layer's new width (instead of --factor).", rich_help_panel=WIDEN_PANEL),
 ]
 
 LayerOpt = Annotated[
     str | None,
     typer.Option(
-        help="widen: the layer to grow (default: the narrowest hidden layer).",
+        help="The layer to grow (default: the narrowest hidden one).",
         rich_help_panel=WIDEN_PANEL,
     ),
 ]
@@ -87,10 +80,7 @@ LayerOpt = Annotated[
 InitOpt = Annotated[
     str | None,
     typer.Option(
-        help=(
-            "widen: how new units start: zero-out (random in, zero out: keeps the outputs;"
-            " default), net2net (copies) or random (re-initialised, for comparison)."
-        ),
+        help="New units: zero-out (keeps the outputs; default), net2net or random.",
         rich_help_panel=WIDEN_PANEL,
     ),
 ]
@@ -98,11 +88,7 @@ InitOpt = Annotated[
 NoiseOpt = Annotated[
     float | None,
     typer.Option(
-        help=(
-            "widen: symmetry-breaking noise for net2net copies, relative to the weights'"
-            " scale; augment: Gaussian input noise, times each feature's spread (default 1"
-            " for vector inputs)."
-        ),
+        help="widen: noise on net2net copies; augment: input noise x feature spread (1).",
         rich_help_panel=WIDEN_PANEL,
     ),
 ]
@@ -110,10 +96,7 @@ NoiseOpt = Annotated[
 LayersOpt = Annotated[
     str | None,
     typer.Option(
-        help=(
-            "unfreeze: how many frozen blocks to unfreeze from the top, or 'all' (default:"
-            " the top third, at least one; with --gradual, all)."
-        ),
+        help="Frozen blocks to unfreeze from the top, or 'all' (default: the top third).",
         rich_help_panel=UNFREEZE_PANEL,
     ),
 ]
@@ -122,7 +105,7 @@ GradualOpt = Annotated[
     bool,
     typer.Option(
         "--gradual",
-        help="unfreeze: start with the top block, one more each epoch (ULMFiT).",
+        help="Start with the top block, one more each epoch.",
         rich_help_panel=UNFREEZE_PANEL,
     ),
 ]
@@ -130,7 +113,7 @@ GradualOpt = Annotated[
 BaseLrMultOpt = Annotated[
     float | None,
     typer.Option(
-        help="unfreeze: learning rate of unfrozen layers relative to the head's (0.3).",
+        help="Rate of the unfrozen layers relative to the head's (0.3).",
         rich_help_panel=UNFREEZE_PANEL,
     ),
 ]
@@ -139,10 +122,7 @@ TrainBnOpt = Annotated[
     bool,
     typer.Option(
         "--train-bn",
-        help=(
-            "unfreeze: train the unfrozen BatchNorm layers too (default: frozen, in"
-            " inference mode)."
-        ),
+        help="Train the unfrozen BatchNorm layers too (default: inference mode).",
         rich_help_panel=UNFREEZE_PANEL,
     ),
 ]
@@ -151,11 +131,9 @@ AugmentOpt = Annotated[
     str | None,
     typer.Option(
         help=(
-            "augment, for an overfit model (training loss far below validation; not for one"
-            " that underfits at a high training loss): transforms, e.g. flip,rotate=15,"
-            "shift=0.1,zoom=0.1,contrast=0.2,brightness=0.2,noise=1,mixup=0.2; a name alone"
-            " takes its default. Default: noise for vectors; rotate,shift,zoom for images (no"
-            " flip: a mirrored digit or letter is another class)."
+            "Transforms, comma-separated: flip, rotate=15, shift=0.1, zoom=0.1, contrast=0.2,"
+            " brightness=0.2, noise=1, mixup=0.2 (default: noise for vectors; rotate, shift,"
+            " zoom for images)."
         ),
         rich_help_panel=AUGMENT_PANEL,
     ),
@@ -164,7 +142,7 @@ AugmentOpt = Annotated[
 MixupOpt = Annotated[
     float | None,
     typer.Option(
-        help="augment: mixup of inputs and labels, Beta(ALPHA, ALPHA) (off by default).",
+        help="Mixup of inputs and labels, Beta(X, X) (off by default).",
         rich_help_panel=AUGMENT_PANEL,
     ),
 ]
@@ -172,7 +150,7 @@ MixupOpt = Annotated[
 CopiesOpt = Annotated[
     int | None,
     typer.Option(
-        help="augment: augmented passes over the training set per epoch (4).",
+        help="Augmented passes over the training set per epoch (4).",
         rich_help_panel=AUGMENT_PANEL,
     ),
 ]
@@ -181,10 +159,7 @@ BakeOpt = Annotated[
     bool,
     typer.Option(
         "--bake",
-        help=(
-            "augment, Keras: save the image augmentation layers into the model (inactive"
-            " at inference)."
-        ),
+        help="Keras: save the image augmentation layers into the model.",
         rich_help_panel=AUGMENT_PANEL,
     ),
 ]
@@ -192,10 +167,7 @@ BakeOpt = Annotated[
 LrMultOpt = Annotated[
     float | None,
     typer.Option(
-        help=(
-            "augment: multiply the restored learning rate by this (0.2; 1 keeps it; --lr"
-            " sets a rate instead)."
-        ),
+        help="Restored learning rate x this (0.2; 1 keeps it).",
         rich_help_panel=AUGMENT_PANEL,
     ),
 ]

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from plateau_cli.cli.app import app, print_json
+from plateau_cli.cli.help import PlateauCommand
 from plateau_cli.cli.options import (
     DATA_PANEL,
     TRAIN_PANEL,
@@ -33,7 +34,7 @@ from plateau_cli.cli.options import (
 from plateau_cli.errors import ExitStatus
 
 
-@app.command()
+@app.command(cls=PlateauCommand)
 def trial(
     model: Annotated[
         Path, typer.Argument(help="The saved model: .keras, .h5, .pt/.pth/.ckpt, ...")
@@ -50,9 +51,10 @@ def trial(
         str,
         typer.Option(
             help=(
-                "Candidates, comma-separated (each with its defaults); the control, continue"
-                " unchanged, always runs beside them."
-            )
+                "Candidates, comma-separated (default: lr-decay, augment, widen, unfreeze);"
+                " continuing unchanged always runs beside them."
+            ),
+            show_default=False,
         ),
     ] = "lr-decay,augment,widen,unfreeze,lr-find,rebalance,normalize,revive,regularize",
     budget_epochs: Annotated[
@@ -106,8 +108,7 @@ def trial(
     is never worse than continuing unchanged. Writes the winner's checkpoint, trial.json,
     trial.md, trial.png (every candidate's curve) and each candidate's own resume report.
     """
-    from plateau_cli.observer import NullObserver
-    from plateau_cli.render.console import stderr_console
+    from plateau_cli.render.console import progress_observer, stderr_console, stdout_console
     from plateau_cli.render.progress import RichObserver
     from plateau_cli.report.trial_report import to_json, write_trial
     from plateau_cli.run.resume import ResumeRequest
@@ -142,7 +143,7 @@ def trial(
         command_line=("plateau-cli", *sys.argv[1:]),
     )
     console = stderr_console()
-    observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)
+    observer = progress_observer(console, json_output=json_output, quiet=quiet)
     try:
         result = run_trial(request, names, budget_epochs, observer)
     finally:
@@ -154,7 +155,7 @@ def trial(
     elif not quiet:
         from plateau_cli.render.trial import render_trial
 
-        render_trial(console, result)
+        render_trial(stdout_console(), result)
     if result.interrupted:
         raise typer.Exit(int(ExitStatus.INTERRUPTED))
     if require_improvement and result.control_won:

@@ -77,13 +77,14 @@ def _check_split(data: DataBundle, io: IOSpec, name: str, split: ArraySplit, whe
     if expected is not None and not shapes_match(split.x.shape[1:], expected):
         raise DataMismatchError(
             f"{source}: features have shape {shape_text(split.x.shape[1:])} per sample but the"
-            f" model's input is {shape_text(io.input_shape or ())}{_shape_hint(split.x, expected)}"
+            f" model's input is {shape_text(io.input_shape or ())}{shape_hint(split.x, expected)}"
         )
     labels = "labels" if name == "training" else "validation labels"
     _check_labels(split.y, io, f"{source}: {labels}{where}")
 
 
-def _shape_hint(x: np.ndarray, expected: Shape) -> str:
+def shape_hint(x: np.ndarray, expected: Shape) -> str:
+    """How to make `x` fit (a transpose, a reshape), or the empty string."""
     sample = x.shape[1:]
     if len(sample) == 3 and len(expected) == 3:
         if shapes_match((sample[2], sample[0], sample[1]), expected):

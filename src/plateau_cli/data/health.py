@@ -194,7 +194,7 @@ def _unnormalised(stats: _Stats, data: DataBundle, partial: bool) -> HealthWarni
         worst = int(large[np.argmax(np.maximum(np.abs(mean[large]), std[large]))])
         named = data.feature_names is not None and worst < len(data.feature_names)
         label = data.feature_names[worst] if data.feature_names and named else f"#{worst}"
-        name = repr(label) if named else label
+        name = repr(label) if named else f"feature {label}"
         evidence |= {
             "worst_feature": label,
             "worst_mean": float(mean[worst]),

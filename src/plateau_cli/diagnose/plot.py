@@ -21,9 +21,10 @@ from plateau_cli.names import base_name, validation_name
 
 LOG_SCALE_SPAN = 100.0
 _HUGE = 1e150
+#: Marker colours: none is a curve's (training tab:blue, validation tab:orange).
 _MARKER_COLORS = {
     "B": "tab:green",
-    "P": "tab:orange",
+    "P": "tab:olive",
     "O": "tab:red",
     "D": "black",
     "S": "tab:purple",
@@ -57,7 +58,7 @@ def write_plot(path: Path, result: DiagnoseResult) -> None:
                     color=_MARKER_COLORS.get(mark.letter, "gray"),
                     linestyle="--",
                     linewidth=1,
-                    label=f"{mark.meaning} ({mark.epoch})",
+                    label=f"{mark.meaning} (epoch {mark.epoch})",
                 )
             ax.legend(fontsize=7, loc="best")
             ax.grid(alpha=0.3)

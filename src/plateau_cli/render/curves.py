@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 #: Dot bits of a braille cell, by [row][column].
@@ -43,10 +44,43 @@ class Mark:
     meaning: str
 
 
+#: Without colour (NO_COLOR, a file, a pipe) every line after the first is drawn with its own
+#: glyph, one per character cell, so loss and val_loss stay apart in black and white.
+MONO_GLYPHS = ("•", "×", "+", "o")
+
+
+class Adaptive:
+    """A chart that draws itself again, monochrome, on a console without colour. (Not a Text:
+    rich merges consecutive Texts into one before rendering, which would skip the choice.)"""
+
+    def __init__(self, coloured: Text, mono: Callable[[], Text]) -> None:
+        self.coloured = coloured
+        self._mono = mono
+
+    @property
+    def plain(self) -> str:
+        return self.coloured.plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._mono() if console.no_color or console.color_system is None else self.coloured
+
+
 def draw_chart(
-    lines: Sequence[Line], *, width: int = 60, height: int = 8, marks: Sequence[Mark] = ()
+    lines: Sequence[Line],
+    *,
+    width: int = 60,
+    height: int = 8,
+    marks: Sequence[Mark] = (),
+    monochrome: bool | None = None,
 ) -> Text:
-    """A braille chart of `lines` over a shared epoch axis, with `marks` under it."""
+    """A braille chart of `lines` over a shared epoch axis, with `marks` under it.
+
+    `monochrome=None` lets the console decide when it prints the chart."""
+    if monochrome is None:
+        return Adaptive(  # type: ignore[return-value]
+            draw_chart(lines, width=width, height=height, marks=marks, monochrome=False),
+            lambda: draw_chart(lines, width=width, height=height, marks=marks, monochrome=True),
+        )
     points = [(ln, _finite(ln)) for ln in lines]
     points = [(ln, (e, v)) for ln, (e, v) in points if e.size]
     if not points:
@@ -74,12 +108,16 @@ def draw_chart(
 
     bits = np.zeros((height, width), dtype=np.int64)
     owner: list[list[str | None]] = [[None] * width for _ in range(height)]
+    glyph: list[list[str | None]] = [[None] * width for _ in range(height)]
     for line, (epochs, values) in points:
         xs = [px(float(e)) for e in epochs]
         yv = [py(float(v)) for v in values]
+        k = lines.index(line)
+        mark = MONO_GLYPHS[(k - 1) % len(MONO_GLYPHS)] if monochrome and k else None
         for x, y in _segments(xs, yv):
             bits[y // 4, x // 2] |= _DOTS[y % 4][x % 2]
             owner[y // 4][x // 2] = line.style
+            glyph[y // 4][x // 2] = mark
 
     top = _fmt(float(all_v.max()) if log else y_hi)
     bottom = _fmt(float(all_v.min()) if log else y_lo)
@@ -89,7 +127,9 @@ def draw_chart(
         text.append(label.rjust(LABEL_WIDTH - 1) + " ", style="dim")
         text.append("┤" if label else "│", style="dim")
         for c in range(width):
-            if bits[r, c]:
+            if glyph[r][c] is not None:
+                text.append(glyph[r][c] or "", style=owner[r][c] or "")
+            elif bits[r, c]:
                 text.append(chr(_BRAILLE_BASE + int(bits[r, c])), style=owner[r][c] or "")
             else:
                 text.append(" ")
@@ -102,11 +142,19 @@ def draw_chart(
     return text
 
 
-def legend(lines: Sequence[Line], marks: Sequence[Mark] = ()) -> Text:
-    """`━ loss  ━ val_loss`, then on a second line `B best val_loss (epoch 12)  P ...`."""
+def legend(
+    lines: Sequence[Line], marks: Sequence[Mark] = (), *, monochrome: bool | None = None
+) -> Text:
+    """`━ loss  ━ val_loss`, then on a second line `B best val_loss (epoch 12)  P ...`;
+    without colour `⠤ loss  • val_loss`, the glyphs the chart draws them with."""
+    if monochrome is None:
+        return Adaptive(  # type: ignore[return-value]
+            legend(lines, marks, monochrome=False), lambda: legend(lines, marks, monochrome=True)
+        )
     text = Text(" " * LABEL_WIDTH)
-    for line in lines:
-        text.append("━ ", style=line.style)
+    for k, line in enumerate(lines):
+        sample = "━" if not monochrome else "⠤" if k == 0 else MONO_GLYPHS[(k - 1) % 4]
+        text.append(f"{sample} ", style=line.style)
         text.append(line.label + "  ")
     if marks:
         text.append("\n" + " " * LABEL_WIDTH)

@@ -18,6 +18,17 @@ def _shape(shape: tuple[int | None, ...] | None) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
+#: OptimizerState values (JSON) in words.
+_STATE_WORDS = {
+    "restored": "saved, and it loads (moments and step count go on)",
+    "skipped": "saved, but it cannot be used (training would start it fresh)",
+    "absent": "not saved (training would start it fresh)",
+    "remapped": "carried over per parameter",
+    "partial": "kept for some parameters, fresh for others",
+    "reset": "reset",
+}
+
+
 def render_inspect(console: Console, d: ModelDescription) -> None:
     console.print(
         f"[bold]{escape(str(d.path))}[/bold]: {d.framework} ({d.format}),"
@@ -58,7 +69,8 @@ def render_inspect(console: Console, d: ModelDescription) -> None:
     steps = f", {opt.iterations:,} steps" if opt.iterations is not None else ""
     console.print(
         f"optimizer: {opt.name or 'none'}, learning rate {lr}{schedule}{steps};"
-        f" optimizer_state: [{state_style}]{opt.state.value}[/{state_style}]"
+        f" its state: [{state_style}]{_STATE_WORDS.get(opt.state.value, opt.state.value)}"
+        f"[/{state_style}]"
     )
     if opt.detail:
         console.print(f"  [warning]{escape(opt.detail)}[/warning]", soft_wrap=True)
@@ -85,14 +97,16 @@ def render_probe(console: Console, probe: DataProbe) -> None:
         share = unit.dead_share
         style = "bad" if share >= 0.5 else "warning" if unit.dead else "good"
         console.print(
-            f"  {escape(unit.layer)} ({unit.activation}): [{style}]{unit.dead} of {unit.units}"
-            f" units dead[/{style}] ({share:.0%}) on {unit.samples:,} training samples"
+            f"  layer {escape(repr(unit.layer))} ({unit.activation}): [{style}]{unit.dead} of"
+            f" {unit.units} units dead[/{style}] ({share:.0%}) on {unit.samples:,} training"
+            " samples",
+            soft_wrap=True,
         )
     if any(u.dead_share >= 0.5 for u in probe.units):
         console.print(
             "  [warning]most units of a layer output 0 on every training sample: no learning"
             " rate revives them; `plateau-cli resume MODEL --strategy auto --data DATA` picks a"
-            " strategy that does[/warning]",
+            " strategy that can[/warning]",
             soft_wrap=True,
         )
     for warning in probe.health:

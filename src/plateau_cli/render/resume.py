@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 
 from rich.console import Console
 from rich.markup import escape
@@ -71,4 +72,17 @@ def render_summary(console: Console, report: ResumeReport) -> None:
         f"report:     {escape(str(report.out_dir / 'report.md'))} (+ report.json, history.csv,"
         " curves.png)",
         soft_wrap=True,
+    )
+
+
+def render_go_on(console: Console, report: ResumeReport) -> None:
+    """After Ctrl-C: the one command that goes on from the last completed epoch."""
+    if report.continuation is None:
+        return
+    done = len(report.history)
+    console.print(
+        f"interrupted after epoch {done} of {report.epochs_requested}; go on with:"
+        f" plateau-cli resume --continue {escape(shlex.quote(str(report.out_dir)))}",
+        soft_wrap=True,
+        highlight=False,
     )

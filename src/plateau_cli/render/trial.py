@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from plateau_cli.report.trial_report import TRIAL_MD, TRIAL_PNG, to_json
+from plateau_cli.report.trial_report import TRIAL_MD, TRIAL_PNG, load_hint, to_json
 from plateau_cli.run.trial import TrialResult
 
 
@@ -37,6 +37,9 @@ def render_trial(console: Console, result: TrialResult) -> None:
         f" {result.epochs_full})"
     )
     console.print(f"checkpoint: {escape(str(result.checkpoint.path))}", soft_wrap=True)
+    hint = load_hint(result)
+    if hint:
+        console.print(f"[warning]{escape(hint)}[/warning]", soft_wrap=True)
     console.print(
         f"report:     {escape(str(result.out_dir / TRIAL_MD))} (+ trial.json, {TRIAL_PNG},"
         " candidates/)",

@@ -8,6 +8,7 @@ from pathlib import Path
 from plateau_cli.atomic import write_text
 from plateau_cli.names import base_name, is_validation
 from plateau_cli.report.model import ResumeReport
+from plateau_cli.wording import plain
 
 
 def _fmt(value: float | None) -> str:
@@ -22,8 +23,10 @@ def render_markdown(report: ResumeReport) -> str:
     m = report.monitor
     verdict = "improved" if report.improved else "did not improve"
     lines = [
-        f"# plateau-cli resume: {report.strategy}",
+        f"# plateau-cli resume: {report.strategy}"
+        + (" (chosen by --strategy auto)" if report.auto else ""),
         "",
+        *_auto_lines(report),
         f"**{m.metric} {verdict}**: {_fmt(report.monitored_baseline)} before, "
         f"{_fmt(report.monitored_best)} at best (epoch {report.best_epoch}), mode {m.mode.value}"
         f", min_delta {m.min_delta:g}.",
@@ -84,6 +87,32 @@ def render_markdown(report: ResumeReport) -> str:
         cells = " | ".join(_fmt(r.metrics.get(k)) for k in keys)
         lines.append(f"| {r.epoch} | {_fmt(r.lr)} | {cells} |")
     return "\n".join(lines) + "\n"
+
+
+def _auto_lines(report: ResumeReport) -> list[str]:
+    """Why `--strategy auto` chose this strategy, in its own words, before anything else."""
+    auto = report.auto
+    if not auto:
+        return []
+    chosen = auto.get("chosen") or report.strategy
+    reason = plain(str(auto.get("reason") or "no reason given")).rstrip(". ")
+    line = (
+        f"**Why {chosen}**: {reason}."
+        if chosen == report.strategy
+        else f"**auto chose {chosen}**: {reason}."
+    )
+    if auto.get("alternatives"):
+        line += f" Next best: {', '.join(auto['alternatives'])}."
+    sources = (
+        f"the checkpoint, the data and the log `{auto['log']}`"
+        if auto.get("log")
+        else "the checkpoint and the data"
+    )
+    line += f" Decided from {sources}."
+    lines = [line]
+    if auto.get("fallback"):
+        lines += ["", f"Instead: {plain(str(auto['fallback'])).rstrip('. ')}."]
+    return [*lines, ""]
 
 
 def write_markdown(path: Path, report: ResumeReport) -> None:

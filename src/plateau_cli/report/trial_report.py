@@ -92,6 +92,27 @@ def to_json(result: TrialResult) -> dict[str, Any]:
     }
 
 
+def load_hint(result: TrialResult) -> str | None:
+    """A widened torch winner is rebuilt by the factory at its new width: say with what."""
+    report = result.winner.report
+    args = report.outcome.details.get("factory_args") if report is not None else None
+    if not args:
+        return None
+    line = list(result.command_line)
+    factory = next(
+        (line[i + 1] for i, word in enumerate(line[:-1]) if word == "--model-factory"),
+        next((w.split("=", 1)[1] for w in line if w.startswith("--model-factory=")), "FACTORY"),
+    )
+    given = " ".join(
+        f"--factory-arg {k}={v!r}" if isinstance(v, str) else f"--factory-arg {k}={v}"
+        for k, v in args.items()
+    )
+    return (
+        f"The winner was widened: load its checkpoint with `--model-factory {factory} {given}`"
+        " (the factory's old arguments build the old width)"
+    )
+
+
 def render_markdown(result: TrialResult) -> str:
     doc = to_json(result)
     metric = doc["monitor"]["metric"] if doc["monitor"] else "metric"
@@ -102,6 +123,7 @@ def render_markdown(result: TrialResult) -> str:
         "",
         f"- Input: `{result.input.path}`; budget {result.budget} epochs; seed {result.seed}",
         f"- Winner's checkpoint: `{result.checkpoint.path}`",
+        *([f"- {hint}"] if (hint := load_hint(result)) else []),
         f"- Epochs spent: {result.epochs_spent} (every candidate for the whole budget:"
         f" {result.epochs_full})",
         "",

@@ -112,7 +112,8 @@ def read_interrupted(out_dir: Path) -> Interrupted:
     if reason not in continuable or not isinstance(block, dict):
         raise UsageError(
             f"--continue {out_dir}: nothing to continue: that run ended"
-            f" ({reason or 'unknown'}), it was not interrupted"
+            f" ({reason or 'unknown'}), it was not interrupted; to train further, start a new"
+            f" run from its checkpoint: {_train_further(out_dir, doc)}"
         )
     check_report(doc, report)
     checkpoint = inside(out_dir, block["checkpoint"], "the continuation checkpoint")
@@ -217,3 +218,28 @@ def health_from(doc: Mapping[str, Any]) -> tuple[HealthNote, ...]:
 
 def metrics_from(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: _float(v) for k, v in values.items()}
+
+
+def _train_further(out_dir: Path, doc: dict[str, Any]) -> str:
+    """The command that trains a finished run's checkpoint further (a new run, new --epochs)."""
+    output = doc.get("output")
+    path = output.get("path") if isinstance(output, dict) else None
+    data_doc = doc.get("data")
+    data = data_doc.get("source") if isinstance(data_doc, dict) else None
+    line = [str(w) for w in doc.get("command_line") or []]
+    # A torch checkpoint is rebuilt by the same factory: carry its options over as given.
+    loading = [
+        f"{flag} {line[i + 1]}"
+        for i, flag in enumerate(line[:-1])
+        if flag in ("--model-factory", "--factory-arg")
+    ]
+    unknown = doc.get("framework") == "torch" and not loading
+    command = " ".join(
+        [
+            f"plateau-cli resume {path or out_dir / 'MODEL'} --strategy STRATEGY",
+            f"--data {data or 'DATA'}",
+            *loading,
+            "--epochs N",
+        ]
+    )
+    return command + (" (with the first run's --model-factory options)" if unknown else "")

@@ -51,6 +51,7 @@ from plateau_cli.run.continuation import (
 from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.run.judged_on import judged_on, with_final_details
 from plateau_cli.run.log_baseline import check_baseline
+from plateau_cli.run.preflight import preflight
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 
@@ -135,6 +136,29 @@ class RunSetup:
     train_eval: Mapping[str, Any] | None = None
 
 
+def _apply(
+    strategy: Strategy,
+    auto: Mapping[str, Any] | None,
+    handle: ModelHandle,
+    bundle: DataBundle,
+    context: StrategyContext,
+    request: ResumeRequest,
+    observer: Observer,
+) -> tuple[Strategy, StrategyOutcome, Mapping[str, Any] | None]:
+    """Apply the strategy; a choice of auto that turns out not to apply falls back to lr-decay
+    (said aloud and recorded), while a strategy the user named fails as bad input."""
+    try:
+        return strategy, strategy.apply(handle, bundle, context), auto
+    except StrategyNotApplicableError as exc:
+        if auto is None or strategy.name == "lr-decay":
+            raise
+        fallback = "lr-decay"
+        observer.on_message(Level.WARNING, f"auto: {exc.message}; {fallback} instead")
+        auto = {**auto, "fallback": f"{strategy.name} did not apply ({exc.message}): {fallback}"}
+        strategy = build_strategy(fallback, options_for(fallback, request.strategy_options)[0])
+        return strategy, strategy.apply(handle, bundle, context), auto
+
+
 def run_resume(
     request: ResumeRequest,
     observer: Observer | None = None,
@@ -160,6 +184,7 @@ def run_resume(
         request.data, target=request.target, val_split=request.val_split, seed=request.seed
     )
     sniffed = sniff_checkpoint(request.model)
+    preflight(request.model, sniffed, spec, strategy.name if strategy is not None else None)
     out_dir = request.out or default_out_dir(
         request.model, strategy.name if strategy is not None else AUTO
     )
@@ -195,16 +220,7 @@ def run_resume(
         note = handle.set_learning_rate(request.load.lr)
         before.append(f"learning rate {old:g} -> {request.load.lr:g} (--lr)")
         before += [note] if note else []
-    try:
-        outcome = strategy.apply(handle, bundle, context)
-    except StrategyNotApplicableError as exc:
-        if auto is None or strategy.name == "lr-decay":
-            raise
-        fallback = "lr-decay"
-        observer.on_message(Level.WARNING, f"auto: {exc.message}; {fallback} instead")
-        auto = {**auto, "fallback": f"{strategy.name} did not apply ({exc.message}): {fallback}"}
-        strategy = build_strategy(fallback, options_for(fallback, request.strategy_options)[0])
-        outcome = strategy.apply(handle, bundle, context)
+    strategy, outcome, auto = _apply(strategy, auto, handle, bundle, context, request, observer)
     if before:
         outcome = dataclasses.replace(outcome, changes=(*before, *outcome.changes))
     for change in outcome.changes:

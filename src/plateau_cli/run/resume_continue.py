@@ -18,7 +18,6 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.report.model import ResumeReport
 from plateau_cli.run.batch_size import DEFAULT_BATCH_SIZE, OPTION, BatchSize
 from plateau_cli.run.continuation import (
-    CONTINUE_DIR,
     health_from,
     input_from,
     load_options,
@@ -100,10 +99,7 @@ def continue_resume(
         monitor, request.epochs, request.seed, request.batch_size, baseline=baseline
     )
     again = strategy.reattach(handle, bundle, context, run.strategy_state, done)
-    run.trainer.events.append(
-        f"continued after epoch {done} of {request.epochs} from {CONTINUE_DIR}/"
-        f"{handle.checkpoint_name()}"
-    )
+    run.trainer.events.append(f"continued after epoch {done} of {request.epochs}")
     run.trainer.events.extend(again)
     for line in run.trainer.events[-1 - len(again) :]:
         observer.on_message(Level.INFO, line)

@@ -27,6 +27,9 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.strategies.base import Strategy
 
+#: How the restore-best event starts (a continued run drops the interrupted part's one).
+RESTORED = "restored the best weights"
+
 
 class StopReason(str, Enum):
     """Why training ended (`stopped_reason` in report.json)."""
@@ -119,8 +122,10 @@ class Trainer:
     # -- the run --------------------------------------------------------------------------------
     def run(self, prepared: Any, epochs: int, first_epoch: int = 1) -> TrainerState:
         """Train up to `epochs` epochs, then leave the best weights in the model."""
-        self.observer.on_train_begin(epochs, self.handle.steps_per_epoch(prepared))
         last = first_epoch + epochs - 1
+        # The counter is the run's own: a continued run or a trial rung shows "epoch 5/40",
+        # its real epoch over the run's whole length, not over what is left of it.
+        self.observer.on_train_begin(max(last, 0), self.handle.steps_per_epoch(prepared))
         epoch = first_epoch
         try:
             if epochs <= 0:
@@ -252,6 +257,9 @@ class Trainer:
     def _restore_best(self) -> None:
         """Leave the model at its best epoch (or as it started, when no epoch beat it)."""
         last_epoch = self.state.records[-1].epoch if self.state.records else 0
+        # A continued run decides again: an interrupted part's "restored ..." no longer holds.
+        self.state.events = [e for e in self.state.events if not e.startswith(RESTORED)]
+        self.state.restored_best = False
         if self.state.stop_reason is StopReason.PAUSED:
             # The deliverable holds the best weights; the continuation the last ones.
             self.handle.restore(self._best_snapshot)
@@ -267,4 +275,4 @@ class Trainer:
                 if self.state.best_epoch
                 else "the starting weights (no epoch improved on them)"
             )
-            self._event(f"restored the best weights: {where}")
+            self._event(f"{RESTORED}: {where}")

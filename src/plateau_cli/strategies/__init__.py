@@ -8,6 +8,7 @@ from typing import Any
 from plateau_cli import registry
 from plateau_cli.errors import UsageError
 from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
+from plateau_cli.suggest import did_you_mean
 
 __all__ = [
     "Strategy",
@@ -28,8 +29,11 @@ def strategy_class(name: str) -> type[Strategy]:
             else registry.STRATEGIES[name]
         )
     except KeyError:
-        valid = ", ".join([*registry.STRATEGIES, "auto"])
-        raise UsageError(f"unknown strategy {name!r}; choose one of: {valid}") from None
+        names = [*registry.STRATEGIES, "auto"]
+        raise UsageError(
+            f"unknown strategy {name!r}; {did_you_mean(name, names)}choose one of:"
+            f" {', '.join(names)}"
+        ) from None
     module = registry.load(dotted)
     return module.STRATEGY
 

@@ -95,8 +95,10 @@ def test_details_and_changes_list_every_transform_with_its_parameters():
     assert details[3]["features_without_noise"] == 1
     changes = plan.changes()
     assert "validation data is never augmented" in changes[0]
-    assert any("rotate: degrees=15" in line for line in changes)
-    assert any("noise: std_rel=0.5" in line for line in changes)
+    assert any("rotate=15: max rotation in degrees" in line for line in changes)
+    assert any("noise=0.5: Gaussian noise" in line for line in changes)
+    assert any("1 of 64 features are constant and get none" in line for line in changes)
+    assert not any("features_without_noise" in line for line in changes)
     assert changes[-1].startswith("2 augmented passes")
 
 

@@ -40,7 +40,7 @@ def test_the_restored_rate_is_lowered_by_the_default_multiplier_and_reported():
     assert outcome.parameters["lr_mult"] == 0.2
     assert outcome.parameters["lr"] == pytest.approx(0.001)
     assert outcome.parameters["previous_lr"] == 0.005
-    assert any(c.startswith("learning rate 0.005 -> 0.001 (--lr-mult 0.2") for c in outcome.changes)
+    assert any(c.startswith("learning rate 0.005 -> 0.001 (x0.2: ") for c in outcome.changes)
     assert handle.train_copies == 4
     assert handle.train_transform is not None
     assert outcome.details["transforms"][0]["name"] == "noise"
@@ -98,3 +98,17 @@ def test_a_continued_run_gets_its_transform_back_without_lowering_the_rate_again
     assert reloaded.train_transform is not None
     assert events == ["augmentation re-established (noise; 2 passes per epoch)"]
     assert dict(again.watch) == state["training_loss"]
+
+
+def test_the_lower_rate_is_explained_with_the_models_own_losses():
+    """Not a canned 'training loss of ~0' for a model that sits at 1.47 (dead units)."""
+    monitor = Monitor.for_metric("val_loss")
+    stuck = StrategyContext(monitor, 10, 0, 32, baseline={"loss": 1.47, "val_loss": 1.49})
+    outcome = build_strategy("augment", {}).apply(TorchLike(5, 3, lr=0.005), _data(), stuck)
+    line = next(c for c in outcome.changes if c.startswith("learning rate"))
+    assert "training loss 1.47" in line
+    assert "~0" not in line
+    assert "memorised" not in line
+    memorised = build_strategy("augment", {}).apply(TorchLike(5, 3, lr=0.005), _data(), _context())
+    line = next(c for c in memorised.changes if c.startswith("learning rate"))
+    assert "training loss 0.004 (validation 0.3)" in line

@@ -137,11 +137,7 @@ class Augment(Strategy):
             return [], {"lr_mult": mult, "lr": rate}
         new = rate * mult
         note = handle.set_learning_rate(new)
-        changes = [
-            f"learning rate {rate:g} -> {new:g} (--lr-mult {mult:g}: augmented data brings back"
-            " gradients the memorised data no longer gave, and the restored optimizer would take"
-            " them in steps tuned to a training loss of ~0; --lr-mult 1 keeps the rate)"
-        ]
+        changes = [f"learning rate {rate:g} -> {new:g} (x{mult:g}: {_why_lower(context)})"]
         return changes + ([note] if note else []), {"lr_mult": mult, "lr": new, "previous_lr": rate}
 
     def on_epoch_end(self, handle: ModelHandle, epoch: int, logs: Mapping[str, float]) -> list[str]:
@@ -183,3 +179,21 @@ def _framework(handle: ModelHandle) -> Any:
 
 
 STRATEGY = Augment
+
+
+def _why_lower(context: StrategyContext) -> str:
+    """Why the rate goes down, in this model's own numbers (not a canned case)."""
+    loss, val = context.baseline.get("loss"), context.baseline.get("val_loss")
+    if loss is None:
+        return "augmented batches are a new, noisier signal; --lr-mult 1 keeps the rate"
+    if val is not None and loss < 0.5 * val:
+        return (
+            f"at training loss {loss:.3g} (validation {val:.3g}) the memorised data gave almost"
+            " no gradient; the augmented batches give large ones again, and smaller steps take"
+            " them without undoing what the model learned; --lr-mult 1 keeps the rate"
+        )
+    return (
+        f"the augmented batches are a new, noisier signal for a model at training loss"
+        f" {loss:.3g}; smaller steps keep it from undoing what it learned; --lr-mult 1 keeps"
+        " the rate"
+    )

@@ -134,12 +134,17 @@ class Plan:
         """One line per transform, then the copies, for the report's `changes`."""
         origin = f"default set for {self.kind.value} inputs" if self.defaulted else "as asked"
         lines = [f"augment training batches ({origin}); validation data is never augmented"]
-        for entry in self.details():
-            params = ", ".join(
-                f"{k}={_text(v)}" for k, v in entry.items() if k not in ("name", "where")
+        for spec, entry in zip(self.transforms, self.details(), strict=True):
+            # Plain words for the report; every parameter stays in details.transforms.
+            kind = BY_NAME[spec.name]
+            constant = entry.get("features_without_noise", 0)
+            skipped = (
+                f"; {constant} of {entry['features']} features are constant and get none"
+                if constant
+                else ""
             )
-            where = f" [{entry['where']}]" if "where" in entry else ""
-            lines.append(f"  {entry['name']}: {params}{where}")
+            where = " (baked into the model)" if self.bake and "where" in entry else ""
+            lines.append(f"  {spec.name}={_text(spec.value)}: {kind.help}{skipped}{where}")
         lines.append(f"{self.copies} augmented passes over the training data per epoch (--copies)")
         return lines
 
