@@ -5,6 +5,7 @@ written weights are evaluated by the user's own code. Token ids stay integers th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,38 @@ def test_pixel_advice_is_for_pixels_not_token_ids(integer_inputs):
     advice = [w for w in data_health(bundle, io) if "255" in w.text]
 
     assert bool(advice) is not integer_inputs
+
+
+@pytest.mark.slow
+def test_trial_races_a_dict_output_sequence_model(tmp_path):
+    from tests.e2e.runner import run_cli
+
+    path, _ = _saved(tmp_path, "make_dict_output")
+
+    result = run_cli(
+        [
+            "trial",
+            str(path),
+            "--model-factory",
+            f"{SEQ_MODELS}:make_dict_output",
+            "--data",
+            f"{SEQ_MODELS}:loaders",
+            "--output",
+            "logits",
+            "--strategies",
+            "lr-decay,augment,widen",
+            "--budget-epochs",
+            "2",
+            "--out",
+            str(tmp_path / "trial"),
+            "--json",
+            "--device",
+            "cpu",
+        ]
+    )
+
+    assert result.code == 0, result.stderr
+    statuses = [c["status"] for c in json.loads(result.stdout)["candidates"]]
+    # continue and lr-decay race; augment (token ids) and widen (several inputs) do not apply.
+    assert statuses.count("does not apply") == 2
+    assert statuses.count("does not apply") < len(statuses)
