@@ -83,8 +83,8 @@ def test_auto_reads_the_dead_units_from_checkpoint_and_data(tmp_path):
         {"layer": "hidden", "activation": "relu", "units": 64, "dead": 61}
     ]
     md = (tmp_path / "o" / "report.md").read_text()
-    assert md.startswith("# plateau-cli resume: augment (chosen by --strategy auto)\n")
-    assert "**Why augment**: 61 of 64 units" in md  # auto's reason, in the report
+    assert md.startswith("# plateau-cli resume: revive (chosen by --strategy auto)\n")
+    assert "**Why revive**: 61 of 64 units" in md  # auto's reason, in the report
     assert "FINDINGS" not in md
 
 

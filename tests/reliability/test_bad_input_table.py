@@ -149,6 +149,9 @@ CASES: dict[str, tuple[list[str], str]] = {
     "inspect wrong format npz": (["inspect", "{w}/data.npz"], "neither a keras"),
     "inspect truncated": (["inspect", "{w}/trunc.pt"], "truncated"),
     "inspect unicode empty": (["inspect", "{w}/" + UNICODE_DIR + "/空 ✓.pt"], "空 ✓.pt"),
+    # Without --data, inspect shows what the file says by itself (exit 0); with it, the module
+    # must be built.
+    "inspect no factory": (["inspect", "{w}/good.pt", *D], "--model-factory"),
     "inspect bad factory": (["inspect", "{w}/good.pt", "--model-factory", "nope"], "module:"),
     "inspect factory missing attr": (
         ["inspect", "{w}/good.pt", "--model-factory", MLP_FACTORY + "x"],

@@ -32,9 +32,13 @@ def trained():
 
 
 def _inspect(path):
+    from tests.test_schemas import validate
+
     result = run_cli(["inspect", str(path), "--json"])
     assert result.code == 0, result.stderr
-    return json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    validate(document, "inspect")
+    return document
 
 
 def test_state_dict_and_safetensors_list_tensors_without_a_factory(tmp_path, trained):
@@ -42,8 +46,12 @@ def test_state_dict_and_safetensors_list_tensors_without_a_factory(tmp_path, tra
     torch.save(model.state_dict(), tmp_path / "weights.pt")
     safetensors_torch.save_file(model.state_dict(), str(tmp_path / "weights.safetensors"))
 
-    for name in ("weights.pt", "weights.safetensors"):
+    for name, layout in (
+        ("weights.pt", "torch-state-dict"),
+        ("weights.safetensors", "safetensors"),
+    ):
         shown = _inspect(tmp_path / name)
+        assert shown["format"] == layout
         assert shown["params"]["total"] == sum(p.numel() for p in model.parameters())
         assert [layer["name"] for layer in shown["layers"]] == ["0", "1", "2"]
         assert "(8, 4)" in json.dumps(shown["layers"])
@@ -55,6 +63,7 @@ def test_optimizer_file_shows_class_groups_and_steps(tmp_path, trained):
 
     shown = _inspect(tmp_path / "optimizer.pt")
 
+    assert shown["format"] == "optimizer-state"
     assert shown["optimizer"]["name"] == "AdamW"
     assert shown["optimizer"]["iterations"] == 3
     assert "group 1: 4 tensors" in shown["optimizer"]["detail"]
@@ -77,6 +86,7 @@ def test_checkpoint_dict_shows_epoch_and_best_entries(tmp_path, trained):
 
     shown = _inspect(tmp_path / "checkpoint.pth.tar")
 
+    assert shown["format"] == "torch-checkpoint-dict"
     assert shown["optimizer"]["name"] == "AdamW"
     assert "scheduler at step 0" in (shown["optimizer"]["schedule"] or "")
     assert "epoch 7, best_acc1 0.5" in shown["notes"]

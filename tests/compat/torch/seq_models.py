@@ -15,6 +15,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence  # noqa: TID25
 from torch.utils.data import DataLoader, Dataset  # noqa: TID253
 
 VOCAB = 12
+#: Vocabulary of the fixed-length token classifier.
+TOKENS = 256
 PAD = 0
 
 
@@ -176,3 +178,31 @@ def no_decay_groups(model: nn.Module, decay: float = 0.05) -> list[dict]:
     matrices = [p for n, p in model.named_parameters() if p.dim() > 1]
     rest = [p for n, p in model.named_parameters() if p.dim() <= 1]
     return [{"params": matrices, "weight_decay": decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+class TokenClassifier(nn.Module):
+    """Embedding -> TransformerEncoder -> mean -> Linear over fixed-length id arrays (npz)."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(
+            width, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers=1, enable_nested_tensor=False)
+        self.embed = nn.Embedding(TOKENS, width)  # declared after the encoder on purpose
+        self.head = nn.Linear(width, 2)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.embed(ids)).mean(1))
+
+
+def make_token_classifier() -> nn.Module:
+    return TokenClassifier()
+
+
+def token_arrays(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed-length int64 id rows (8 tokens up to 249: they look like 8-bit pixels to a health
+    check that does not know they are ids) and their labels, for an npz."""
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1, TOKENS - 6, (count, 8), generator=generator)
+    return ids, (ids[:, 0] < TOKENS // 2).long()

@@ -24,15 +24,18 @@ from plateau_cli.adapters.base import (
     OptimizerInfo,
     OptimizerState,
 )
-from plateau_cli.adapters.torch.layouts import SCHEDULER_KEYS, is_state_dict
+from plateau_cli.adapters.torch import layouts
+from plateau_cli.adapters.torch.layouts import SCHEDULER_KEYS, detect_layout, is_state_dict
 from plateau_cli.adapters.torch.loading import load_safetensors, load_torch_file
 from plateau_cli.adapters.torch.optimizer import infer_class
-from plateau_cli.errors import UnknownFormatError
+from plateau_cli.errors import PlateauError, UnknownFormatError
 
 #: Entries that hold the weights in checkpoint dicts, in the order they are looked for.
 _WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module", "weights")
 _OPTIMIZER_KEYS = ("optimizer", "optimizer_state_dict", "optim", "optimizer_states")
 _SHOWN_GROUP_KEYS = ("lr", "weight_decay", "momentum", "betas", "eps")
+#: `format` of a file holding only an optimizer's or a scheduler's state.
+OPTIMIZER_STATE, SCHEDULER_STATE = "optimizer-state", "scheduler-state"
 
 
 def describe_file(path: Path, fmt: str, options: LoadOptions) -> ModelDescription:
@@ -56,7 +59,7 @@ def describe_file(path: Path, fmt: str, options: LoadOptions) -> ModelDescriptio
         notes.append(", ".join(f"{k} {v}" for k, v in scalars.items()))
     return ModelDescription(
         framework="torch",
-        format=_format_name(fmt, weights, optimizer, scheduler),
+        format=_format_name(path, fmt, obj, weights, optimizer, scheduler),
         path=path,
         layers=tuple(layers),
         trainable_params=params,
@@ -182,12 +185,18 @@ def _schedule(state: Mapping[str, Any]) -> str:
     )
 
 
-def _format_name(fmt: str, weights: Any, optimizer: Any, scheduler: Any) -> str:
-    if weights is None and optimizer is not None:
-        return "optimizer-state"
-    if weights is None and scheduler is not None:
-        return "scheduler-state"
-    return fmt
+def _format_name(
+    path: Path, fmt: str, obj: Any, weights: Any, optimizer: Any, scheduler: Any
+) -> str:
+    """The layout's name as the adapter gives it (torch-state-dict, lightning-ckpt...)."""
+    if weights is None:
+        return OPTIMIZER_STATE if optimizer is not None else SCHEDULER_STATE
+    if fmt in {sniff.SAFETENSORS, sniff.HF_DIRECTORY}:
+        return fmt
+    try:
+        return detect_layout(obj, str(path)).format
+    except PlateauError:
+        return layouts.CHECKPOINT_DICT
 
 
 def _plain(value: Any) -> Any:

@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 
 from plateau_cli.adapters.base import ModelHandle, OptimizerState
 from plateau_cli.data.base import DataBundle
-from plateau_cli.errors import UsageError
+from plateau_cli.errors import StrategyNotApplicableError, UsageError
 from plateau_cli.strategies.augment.options import DEFAULT_LR_MULT, AugmentOptions, show
 from plateau_cli.strategies.augment.plan import LossWatch, Plan, make_plan
 from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
@@ -74,11 +74,18 @@ class Augment(Strategy):
 
     def _plan(self, handle: ModelHandle, data: DataBundle) -> Plan:
         io = handle.io_spec()
+        if io.integer_inputs:
+            raise StrategyNotApplicableError(
+                "augment perturbs input values, and this model's inputs are token ids (it"
+                " embeds them): noise or mixup on ids makes other tokens, not variations"
+            )
         shape = data.train.x.shape[1:] if data.is_arrays else io.input_shape
         if shape is None:
-            raise UsageError(
+            # Not applicable rather than a usage error: `trial` then races the others.
+            raise StrategyNotApplicableError(
                 "augment cannot tell the shape of one input sample: the model does not say and"
-                " the data is not arrays; give --data as an .npz or an image folder"
+                " the data is not arrays (or the model takes several inputs); give --data as an"
+                " .npz or an image folder"
             )
         return make_plan(self.options, shape, io.channels_last, handle.framework)
 
