@@ -22,6 +22,7 @@ from plateau_cli.cli.options import (
     ModelFactory,
     OptimizerOpt,
     OutOpt,
+    OverwriteOpt,
     QuietOpt,
     TargetOpt,
     TrustPickle,
@@ -136,6 +137,7 @@ def resume(
         ),
     ] = 0,
     out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print report.json's object on stdout.")
     ] = False,
@@ -271,6 +273,7 @@ def resume(
         load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
+        overwrite=overwrite,
     )
     try:
         report = run_resume(request, observer, strategy=chosen)

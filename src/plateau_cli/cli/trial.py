@@ -21,6 +21,7 @@ from plateau_cli.cli.options import (
     ModelFactory,
     OptimizerOpt,
     OutOpt,
+    OverwriteOpt,
     QuietOpt,
     TargetOpt,
     TrustPickle,
@@ -78,6 +79,7 @@ def trial(
         ),
     ] = 0,
     out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print trial.json's object on stdout.")
     ] = False,
@@ -126,6 +128,7 @@ def trial(
         out=out,
         load=load_options(trust_pickle, model_factory, factory_arg, loss, optimizer, None, device),
         command_line=("plateau-cli", *sys.argv[1:]),
+        overwrite=overwrite,
     )
     console = stderr_console()
     observer = NullObserver() if json_output else RichObserver(console, quiet=quiet)

@@ -15,6 +15,7 @@ from plateau_cli.adapters.sniff import sniff_checkpoint
 from plateau_cli.data import parse_data_spec
 from plateau_cli.frameworks import adapter_for
 from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.out_lock import out_lock
 from plateau_cli.report.model import ResumeReport
 from plateau_cli.run.continuation import (
     CONTINUE_DIR,
@@ -25,13 +26,32 @@ from plateau_cli.run.continuation import (
     monitor_from,
     optimizer_from,
     outcome_from,
-    read_interrupted,
 )
+from plateau_cli.run.recovery import best_checkpoint, read_latest
 from plateau_cli.run.resume import ResumeRequest, RunSetup, open_run, train_and_report
 from plateau_cli.strategies import StrategyContext, build_strategy
 
 
 def continue_resume(
+    out_dir: Path,
+    observer: Observer | None = None,
+    *,
+    trust_pickle: bool = False,
+    device: str | None = None,
+    command_line: tuple[str, ...] = (),
+    pause_after: int | None = None,
+) -> ResumeReport:
+    """`_continue_resume` with OUT_DIR locked: two continuations of one run cannot interleave."""
+    if not out_dir.is_dir():
+        read_latest(out_dir)  # says what is wrong with it, in one line
+    with out_lock(out_dir):
+        return _continue_resume(
+            out_dir, observer, trust_pickle=trust_pickle, device=device,
+            command_line=command_line, pause_after=pause_after,
+        )  # fmt: skip
+
+
+def _continue_resume(
     out_dir: Path,
     observer: Observer | None = None,
     *,
@@ -47,7 +67,7 @@ def continue_resume(
     """
     started = time.monotonic()
     observer = observer or NullObserver()
-    run = read_interrupted(out_dir)
+    run = read_latest(out_dir)  # report.json, or the later per-epoch recovery point
     req = run.request
     request = ResumeRequest(
         model=Path(req["model"]),
@@ -73,7 +93,7 @@ def continue_resume(
     )
     sniffed = sniff_checkpoint(run.checkpoint)
     handle, bundle, _, _ = open_run(request, run.checkpoint, sniffed, spec, observer)
-    best_path = out_dir / handle.checkpoint_name()
+    best_path = best_checkpoint(run, out_dir / handle.checkpoint_name())
     best_snapshot = (
         adapter_for(sniffed.framework).load(best_path, sniffed.format, request.load).snapshot()
         if best_path.exists()

@@ -9,7 +9,7 @@ the report's `improved` flag also use.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -68,8 +68,10 @@ class Trainer:
         resumed: TrainerState | None = None,
         best_snapshot: Any = None,
         pause_after: int | None = None,
+        after_epoch: Callable[[Trainer, int], None] | None = None,
     ) -> None:
-        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`)."""
+        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`);
+        `after_epoch` runs once an epoch's decisions are made (the recovery point)."""
         self.handle = handle
         self.strategy = strategy
         self.monitor = monitor
@@ -83,6 +85,7 @@ class Trainer:
         self._epoch_lr: float | None = None
         #: Stop (paused, continuable) after this epoch: how `trial` spends a rung's budget.
         self.pause_after = pause_after
+        self.after_epoch = after_epoch
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, prepared: Any, epochs: int, first_epoch: int = 1) -> TrainerState:
@@ -155,6 +158,8 @@ class Trainer:
             self.state.wait += 1
         for change in self.strategy.on_epoch_end(self.handle, epoch, metrics):
             self._event(change)
+        if self.after_epoch is not None:
+            self.after_epoch(self, epoch)
         if self.guard.requested:
             self._stop(StopReason.INTERRUPTED, f"{self.guard.signal_name} after epoch {epoch}")
             return True
