@@ -94,16 +94,23 @@ def check_claim(
     root = out_dir.resolve()
     written = _written_paths(out_dir, checkpoint_name)
     for path in inputs:
-        target = next((w for w in written if _inside(path, w)), None)
-        if path == root or target is not None:
-            what = "is --out itself" if target is None else f"is where the run writes {target.name}"
+        if path == root:
             raise UsageError(
-                f"--out {out_dir}: the input {path} {what}; choose another --out"
+                f"--out {out_dir}: is the input {path} itself; choose another --out"
                 " (plateau-cli never writes over its input, even with --overwrite)"
+            )
+        target = next((w for w in written if _inside(path, w)), None)
+        if target is None and path.parent == root and path.name.split(".")[0] in CHECKPOINT_STEMS:
+            target = path  # the output checkpoint may take this name: known after loading
+        if target is not None:
+            raise UsageError(
+                f"--out {out_dir}: the run would write {target.name} over the input {path};"
+                " choose another --out (plateau-cli never writes over its input, even with"
+                " --overwrite)"
             )
     if overwrite:
         return
-    held = held_artefacts(out_dir, checkpoint_name)
+    held = [n for n in held_artefacts(out_dir, checkpoint_name) if (root / n) not in inputs]
     if held:
         raise UsageError(
             f"--out {out_dir} holds another run's {', '.join(held)}; choose another --out, or"

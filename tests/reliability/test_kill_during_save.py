@@ -155,7 +155,8 @@ def test_keras_model_save_survives_sigkill_anywhere(tmp_path):
 @pytest.mark.torch
 def test_the_next_resume_cleans_up_after_a_killed_one(torch_checkpoint, digits, tmp_path):
     """What a SIGKILL leaves in --out (temporaries, a report.json of the run before) is gone or
-    replaced after the next real run, and report.json describes the checkpoint beside it."""
+    moved aside (`--overwrite`, which a report.json in --out requires) after the next real run,
+    and report.json describes the checkpoint beside it."""
     pytest.importorskip("torch")
     from tests.e2e.runner import run_cli
     from tests.reliability.conftest import MLP_FACTORY
@@ -168,8 +169,12 @@ def test_the_next_resume_cleans_up_after_a_killed_one(torch_checkpoint, digits, 
     (out / "report.json").write_text('{"output": {"sha256": "of another checkpoint"}}')
     result = run_cli(["resume", str(torch_checkpoint), "--model-factory", MLP_FACTORY,
                       "--strategy", "lr-decay", "--data", str(digits), "--epochs", "1",
-                      "--out", str(out), "--quiet"])  # fmt: skip
+                      "--out", str(out), "--overwrite", "--quiet"])  # fmt: skip
     assert result.code == 0, result.stderr
     assert strays(out) == []
+    (previous,) = out.glob(".previous-*")
+    assert json.loads((previous / "report.json").read_text())["output"]["sha256"] == (
+        "of another checkpoint"
+    )
     report = json.loads((out / "report.json").read_text())
     assert report["output"]["sha256"] == sha256_of(out / "checkpoint.pt")

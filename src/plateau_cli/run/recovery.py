@@ -113,6 +113,10 @@ class RecoveryPoints:
         append_history_row(self.history, state.records[-1])
         self._prune(keep={relative.split("/")[0], self._best.split("/")[0]})
 
+    def discard(self) -> None:
+        """Remove the recovery folders of a new run that failed before finishing an epoch."""
+        shutil.rmtree(self.folder.parent, ignore_errors=True)
+
     def _write_report(self, state: TrainerState, relative: str) -> None:
         block = self._block(state, relative)
         block["best_checkpoint"] = self._best

@@ -311,8 +311,13 @@ def train_and_report(
             pause_after=pause_after,
             after_epoch=recovery.after_epoch,
         )
-        recovery.begin(trainer)
-        state = trainer.run(setup.prepared, request.epochs - done, first_epoch=done + 1)
+        try:
+            recovery.begin(trainer)
+            state = trainer.run(setup.prepared, request.epochs - done, first_epoch=done + 1)
+        except Exception:
+            if resumed is None and not trainer.state.records:
+                recovery.discard()  # nothing trained: a failed start leaves nothing behind
+            raise
         output_metrics = _val_metrics(handle.evaluate(setup.prepared, "val"))
         records = tuple(state.records)
         interrupted = state.stop_reason in (StopReason.INTERRUPTED, StopReason.PAUSED)
