@@ -62,9 +62,10 @@ def _text_generation(label: str) -> Callable[[Path], None]:
 
 def _artefact_generations(workdir: Path) -> tuple[Callable[[Path], None], ...]:
     """Run a real (numpy) resume up to the artefacts, then write them as generation A or B."""
-    from plateau_cli import atomic, registry, resume
+    from plateau_cli import atomic, registry
     from plateau_cli.adapters.sniff import Sniffed
     from plateau_cli.report import writer
+    from plateau_cli.run import resume
     from tests.fakes import blobs
 
     bundle = blobs()

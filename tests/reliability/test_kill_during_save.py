@@ -30,7 +30,9 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the kill driver
 
 
 def run_child(kind: str, workdir: Path, points: int, *extra: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # The checkout's own sources first, whatever copy of plateau_cli is installed.
+    path = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
+    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-m", "tests.reliability.save_child", kind, str(workdir), str(points),
          *extra],
