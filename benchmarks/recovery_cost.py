@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
 SAMPLE_NAMES = ("lr", "dead", "widen", "unfreeze", "augment")
-CNN_TRAIN, CNN_VAL, CNN_CLASSES = 2048, 512, 10
+CNN_CLASSES = 10
 
 
 def cnn_1m() -> Any:
@@ -62,13 +62,13 @@ def _keras_cnn() -> Any:
     )  # fmt: skip
 
 
-def _synthetic(tmp: Path, channels_last: bool) -> Path:
+def _synthetic(tmp: Path, channels_last: bool, samples: int) -> Path:
     """32x32x3 images whose class shifts the mean of one colour channel (learnable, not trivial)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     arrays = {}
-    for split, n in (("train", CNN_TRAIN), ("val", CNN_VAL)):
+    for split, n in (("train", samples), ("val", max(64, samples // 4))):
         y = rng.integers(0, CNN_CLASSES, n)
         x = rng.normal(size=(n, 32, 32, 3)).astype("float32")
         x[np.arange(n), :, :, y % 3] += (y[:, None, None] / CNN_CLASSES).astype("float32")
@@ -79,11 +79,13 @@ def _synthetic(tmp: Path, channels_last: bool) -> Path:
     return path
 
 
-def _cnn_checkpoint(framework: str, tmp: Path) -> tuple[Path, Path, dict[str, Any], int]:
+def _cnn_checkpoint(
+    framework: str, tmp: Path, samples: int
+) -> tuple[Path, Path, dict[str, Any], int]:
     """A CNN trained for one batch (so the optimizer holds state), its data, load options."""
     import numpy as np
 
-    data = _synthetic(tmp, channels_last=framework == "keras")
+    data = _synthetic(tmp, channels_last=framework == "keras", samples=samples)
     arrays = np.load(data)
     if framework == "keras":
         import keras
@@ -176,19 +178,21 @@ def _time_run(model: Path, data: Path, options: dict[str, Any], epochs: int, bat
     return {"epoch_s": epoch_s[1:], "save_s": save_s[1:], "bytes": size}
 
 
-def child(framework: str, rounds: int, epochs: int, quick: bool) -> None:
+def child(
+    framework: str, rounds: int, epochs: int, quick: bool, samples: tuple[str, ...], cnn: int
+) -> None:
     if framework == "torch":
         import torch
 
         torch.set_num_threads(2)
-    names = SAMPLE_NAMES[:1] if quick else SAMPLE_NAMES
+    names = samples[:1] if quick else samples
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         models: list[tuple[str, Path, Path, dict[str, Any], int]] = [
             (f"sample {n}", *_sample(framework, n), 32) for n in names
         ]
         if not quick:
-            path, data, options, params = _cnn_checkpoint(framework, Path(tmp))
+            path, data, options, params = _cnn_checkpoint(framework, Path(tmp), cnn)
             models.append((f"cnn {params / 1e6:.2f}M", path, data, options, 64))
         for label, model, data, options, batch in models:
             runs = [_time_run(model, data, options, epochs, batch) for _ in range(rounds)]
@@ -212,18 +216,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=4, help="per run; the first is dropped")
+    parser.add_argument("--samples", default=",".join(SAMPLE_NAMES), help="sample models")
+    parser.add_argument("--cnn-samples", type=int, default=2048, help="CNN training images")
     parser.add_argument("--child", choices=("torch", "keras"))
     args = parser.parse_args()
+    samples = tuple(s for s in args.samples.split(",") if s)
     if args.child:
-        child(args.child, args.rounds, args.epochs, args.quick)
+        child(args.child, args.rounds, args.epochs, args.quick, samples, args.cnn_samples)
         return
-    env_note = f"rounds={args.rounds}, epochs per run={args.epochs} (first dropped)"
+    env_note = (
+        f"rounds={args.rounds}, epochs per run={args.epochs} (first dropped),"
+        f" CNN: {args.cnn_samples} training images"
+    )
     print(f"recovery point cost, median (min-max) over rounds; {env_note}")
     header = f"{'framework':<9} {'model':<16} {'epoch s':>21} {'save s':>21} {'save/epoch':>10}"
     print(header)
     for framework in ("torch", "keras"):
         command = [sys.executable, __file__, "--child", framework, "--rounds", str(args.rounds)]
-        command += ["--epochs", str(args.epochs)] + (["--quick"] if args.quick else [])
+        command += ["--epochs", str(args.epochs), "--samples", args.samples]
+        command += ["--cnn-samples", str(args.cnn_samples)] + (["--quick"] if args.quick else [])
         proc = subprocess.run(
             command, capture_output=True, text=True, check=False, cwd=ROOT,
             env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3",
