@@ -30,7 +30,9 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the kill driver
 
 
 def run_child(kind: str, workdir: Path, points: int, *extra: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # The checkout's own sources first, whatever copy of plateau_cli is installed.
+    path = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
+    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "-m", "tests.reliability.save_child", kind, str(workdir), str(points),
          *extra],
@@ -155,7 +157,8 @@ def test_keras_model_save_survives_sigkill_anywhere(tmp_path):
 @pytest.mark.torch
 def test_the_next_resume_cleans_up_after_a_killed_one(torch_checkpoint, digits, tmp_path):
     """What a SIGKILL leaves in --out (temporaries, a report.json of the run before) is gone or
-    replaced after the next real run, and report.json describes the checkpoint beside it."""
+    moved aside (`--overwrite`, which a report.json in --out requires) after the next real run,
+    and report.json describes the checkpoint beside it."""
     pytest.importorskip("torch")
     from tests.e2e.runner import run_cli
     from tests.reliability.conftest import MLP_FACTORY
@@ -168,8 +171,12 @@ def test_the_next_resume_cleans_up_after_a_killed_one(torch_checkpoint, digits, 
     (out / "report.json").write_text('{"output": {"sha256": "of another checkpoint"}}')
     result = run_cli(["resume", str(torch_checkpoint), "--model-factory", MLP_FACTORY,
                       "--strategy", "lr-decay", "--data", str(digits), "--epochs", "1",
-                      "--out", str(out), "--quiet"])  # fmt: skip
+                      "--out", str(out), "--overwrite", "--quiet"])  # fmt: skip
     assert result.code == 0, result.stderr
     assert strays(out) == []
+    (previous,) = out.glob(".previous-*")
+    assert json.loads((previous / "report.json").read_text())["output"]["sha256"] == (
+        "of another checkpoint"
+    )
     report = json.loads((out / "report.json").read_text())
     assert report["output"]["sha256"] == sha256_of(out / "checkpoint.pt")

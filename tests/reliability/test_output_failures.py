@@ -152,7 +152,9 @@ def test_full_disk_after_the_checkpoint_says_what_was_written(private_input, dig
     assert "history.csv: no space left on device" in line, line
     assert "checkpoint.pt" in line, line
     assert "no report.json" in line, line
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+    # Beside the checkpoint: history.csv (one row appended per epoch) and the recovery point
+    # that `resume --continue` finishes the run from once there is space again.
+    assert sorted(p.name for p in out.iterdir()) == [".continue", "checkpoint.pt", "history.csv"]
     assert_no_half_files(out)
     assert_input_intact(private_input)
 

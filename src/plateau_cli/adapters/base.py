@@ -257,6 +257,12 @@ class ModelHandle(ABC):
     def save(self, path: Path, *, epochs_done: int) -> None:
         """Write the checkpoint atomically at `path` (via plateau_cli.atomic)."""
 
+    @property
+    def saves_midway(self) -> bool:
+        """Whether `save` can run between epochs without changing how training goes on (the
+        per-epoch recovery point needs it)."""
+        return True
+
     # -- process ------------------------------------------------------------------------------
     @property
     def is_main_process(self) -> bool:

@@ -167,3 +167,13 @@ OutOpt = Annotated[
     typer.Option(help="Output directory (default: a new directory beside the model)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help=(
+            "Write into an --out that holds another run: that run is first moved, whole, into"
+            " OUT/.previous-<time>/ (an input is never moved or replaced)."
+        ),
+    ),
+]

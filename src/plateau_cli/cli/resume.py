@@ -25,6 +25,7 @@ from plateau_cli.cli.options import (
     OptimizerOpt,
     OutOpt,
     OutputOpt,
+    OverwriteOpt,
     QuietOpt,
     TargetOpt,
     TrustPickle,
@@ -157,6 +158,7 @@ def resume(
             rich_help_panel=TRAIN_PANEL,
         ),
     ] = False,
+    overwrite: OverwriteOpt = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print report.json's object on stdout.")
     ] = False,
@@ -320,6 +322,7 @@ def resume(
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,
         full_train_eval=full_train_eval,
+        overwrite=overwrite,
     )
     try:
         report = run_resume(request, observer, strategy=chosen)

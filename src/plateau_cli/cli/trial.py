@@ -24,6 +24,7 @@ from plateau_cli.cli.options import (
     OptimizerOpt,
     OutOpt,
     OutputOpt,
+    OverwriteOpt,
     QuietOpt,
     TargetOpt,
     TrustPickle,
@@ -82,6 +83,7 @@ def trial(
         ),
     ] = 0,
     out: OutOpt = None,
+    overwrite: OverwriteOpt = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print trial.json's object on stdout.")
     ] = False,
@@ -141,6 +143,7 @@ def trial(
             imports=imports,
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
+        overwrite=overwrite,
     )
     console = stderr_console()
     observer = progress_observer(console, json_output=json_output, quiet=quiet)

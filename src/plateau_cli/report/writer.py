@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from plateau_cli.adapters.base import ModelHandle
-from plateau_cli.atomic import write_text
+from plateau_cli.atomic import TEMP_PREFIX, write_text
 from plateau_cli.errors import OutputError
 from plateau_cli.outputs import (
     CONTINUE_DIR,
@@ -76,7 +77,10 @@ def _write(
 ) -> ResumeReport:
     ensure_out_dir(out_dir)
     try:
-        (out_dir / REPORT_JSON).unlink(missing_ok=True)
+        # The earlier save's report goes first, then its other descriptions: a kill from here
+        # on never leaves an old report.json or report.md beside the new checkpoint.
+        for name in (REPORT_JSON, REPORT_MD, CURVES_PNG):
+            (out_dir / name).unlink(missing_ok=True)
     except OSError as exc:
         raise OutputError(
             f"cannot replace {out_dir / REPORT_JSON}: {exc.strerror or exc}; choose another --out"
@@ -100,5 +104,19 @@ def _write(
     written.append(REPORT_MD)
     write_text(out_dir / REPORT_JSON, json.dumps(to_json(report), indent=2, allow_nan=False) + "\n")
     if continuation is None:
-        shutil.rmtree(out_dir / CONTINUE_DIR, ignore_errors=True)
+        _remove_continue(out_dir)
     return report
+
+
+def _remove_continue(out_dir: Path) -> None:
+    """Drop `.continue/` (the recovery points included) in one rename, then delete it: a kill
+    meanwhile leaves a temporary folder the next run clears, never half a recovery point."""
+    folder = out_dir / CONTINUE_DIR
+    if not folder.exists():
+        return
+    doomed = out_dir / f"{TEMP_PREFIX}continue-{os.getpid()}"
+    try:
+        os.rename(folder, doomed)
+    except OSError:
+        doomed = folder
+    shutil.rmtree(doomed, ignore_errors=True)

@@ -33,7 +33,10 @@ from plateau_cli.history import RunHistory
 from plateau_cli.monitor import Monitor
 from plateau_cli.names import canonical_name, validation_name
 from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.out_claim import check_claim, input_paths, move_aside
+from plateau_cli.out_lock import out_lock
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
+from plateau_cli.report.json_report import to_json
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
 from plateau_cli.run.batch_size import (
@@ -52,6 +55,7 @@ from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.run.judged_on import judged_on, with_final_details
 from plateau_cli.run.log_baseline import check_baseline
 from plateau_cli.run.preflight import preflight
+from plateau_cli.run.recovery import RecoveryPoints
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 
@@ -82,6 +86,8 @@ class ResumeRequest:
     log: Path | None = None
     #: Measure the baseline's training loss on every training example, not a seeded sample.
     full_train_eval: bool = False
+    #: Move an earlier run in `out` aside instead of refusing (never recorded for --continue).
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -189,11 +195,38 @@ def run_resume(
         request.model, strategy.name if strategy is not None else AUTO
     )
     check_out_dir(out_dir, request.model)
+    inputs = input_paths(request.model, request.data, request.log, request.load.model_factory)
+    check_claim(out_dir, inputs, overwrite=request.overwrite)
+    with out_lock(out_dir):
+        return _run_locked(
+            request, observer, strategy, auto, auto_log, pause_after, spec, sniffed, out_dir,
+            inputs, started, log_history,
+        )  # fmt: skip
+
+
+def _run_locked(
+    request: ResumeRequest,
+    observer: Observer,
+    strategy: Strategy | None,
+    auto: Mapping[str, Any] | None,
+    auto_log: Any,
+    pause_after: int | None,
+    spec: DataSpec,
+    sniffed: Sniffed,
+    out_dir: Path,
+    inputs: tuple[Path, ...],
+    started: float,
+    log_history: RunHistory | None,
+) -> ResumeReport:
+    """The run proper, with `out_dir` locked: nobody else writes there meanwhile."""
     input_sha = sha256_of(request.model)
 
     # 2. The framework, the model, the data.
     handle, bundle, loaded, health = open_run(request, request.model, sniffed, spec, observer)
     check_out_dir(out_dir, request.model, handle.checkpoint_name())
+    check_claim(
+        out_dir, inputs, overwrite=request.overwrite, checkpoint_name=handle.checkpoint_name()
+    )
 
     # 3. Baseline and the change.
     request, batch, prepared = _prepare_at_batch_size(request, handle, loaded, bundle, observer)
@@ -229,6 +262,12 @@ def run_resume(
         prepared = handle.prepare(bundle, request.batch_size, request.seed)
     monitor, baseline, extra = judged_on(strategy, handle, monitor, baseline, outcome)
     after_change = {**_val_metrics(handle.evaluate(prepared, "val")), **extra}
+    # The first write: an earlier run in --out (--overwrite) goes aside, whole, only now.
+    moved = move_aside(out_dir, inputs, handle.checkpoint_name()) if request.overwrite else None
+    moved_note: tuple[str, ...] = ()
+    if moved is not None:
+        moved_note = (f"--overwrite: the earlier run in {out_dir} was moved to {moved}",)
+        observer.on_message(Level.INFO, moved_note[0])
     setup = RunSetup(
         request=request,
         strategy=strategy,
@@ -244,7 +283,7 @@ def run_resume(
         after_change=after_change,
         data=_describe_data(bundle),
         health=tuple(health),
-        notes=tuple(loaded.notes) + tuple(bundle.notes) + log_notes,
+        notes=tuple(loaded.notes) + tuple(bundle.notes) + log_notes + moved_note,
         out_dir=out_dir,
         started=started,
         auto=auto,
@@ -308,8 +347,8 @@ def train_and_report(
     """Train, then write every artefact. The interrupt guard stays up until the files are
     written, so a Ctrl-C at any point after training started still ends in a saved run."""
     request, handle, monitor = setup.request, setup.handle, setup.monitor
-    batch = setup.batch_size or resolve_batch_size(request.batch_size)
     done = len(resumed.records) if resumed else 0
+    recovery = recovery_points(setup)
     with InterruptGuard() as guard:
         trainer = Trainer(
             handle,
@@ -322,19 +361,17 @@ def train_and_report(
             resumed=resumed,
             best_snapshot=best_snapshot,
             pause_after=pause_after,
+            after_epoch=recovery.after_epoch,
         )
-        state = trainer.run(setup.prepared, request.epochs - done, first_epoch=done + 1)
+        try:
+            recovery.begin(trainer)
+            state = trainer.run(setup.prepared, request.epochs - done, first_epoch=done + 1)
+        except Exception:
+            if resumed is None and not trainer.state.records:
+                recovery.discard()  # nothing trained: a failed start leaves nothing behind
+            raise
         output_metrics = _val_metrics(handle.evaluate(setup.prepared, "val"))
         records = tuple(state.records)
-        best = (
-            dict(records[state.best_epoch - 1].metrics)
-            if state.best_epoch
-            else {**setup.after_change}
-        )
-        best_value = best.get(monitor.metric)
-        improved = best_value is not None and monitor.is_improvement(
-            best_value, setup.baseline.get(monitor.metric)
-        )
         interrupted = state.stop_reason in (StopReason.INTERRUPTED, StopReason.PAUSED)
         continuation = (
             continuation_block(
@@ -343,42 +380,7 @@ def train_and_report(
             if interrupted
             else None
         )
-        report = ResumeReport(
-            tool_version=__version__,
-            command_line=request.command_line,
-            framework=setup.framework,
-            input=setup.input,
-            output=None,
-            out_dir=setup.out_dir,
-            strategy=setup.strategy.name,
-            outcome=with_final_details(setup.strategy, setup.outcome),
-            optimizer=setup.optimizer,
-            monitor=monitor,
-            baseline=setup.baseline,
-            after_change=setup.after_change,
-            best_epoch=state.best_epoch,
-            best=best,
-            final=dict(records[-1].metrics) if records else {},
-            output_metrics=output_metrics,
-            improved=improved,
-            epochs_requested=request.epochs,
-            history=records,
-            stopped_reason=state.stop_reason or StopReason.COMPLETED,
-            stopped_detail=state.stop_detail,
-            restored_best=state.restored_best,
-            events=tuple(state.events),
-            data=setup.data,
-            health=setup.health,
-            notes=setup.notes,
-            seed=request.seed,
-            batch_size=batch.value,
-            batch_size_source=batch.source,
-            batch_size_detail=batch.detail,
-            baseline_train_eval=setup.train_eval,
-            duration_s=0.0,
-            auto=setup.auto,
-            continuation=continuation,
-        )
+        report = build_report(setup, state, output_metrics, continuation)
 
         def save_continuation(out_dir: Path) -> None:
             """The last completed epoch's weights, for `--continue`, beside the best ones."""
@@ -496,6 +498,92 @@ def _loader_batch_size(prepared: Any) -> int | None:
         return None
     size = getattr(train, "batch_size", None)
     return size if isinstance(size, int) else None
+
+
+def build_report(
+    setup: RunSetup,
+    state: TrainerState,
+    output_metrics: Mapping[str, float],
+    continuation: Mapping[str, Any] | None,
+    duration_s: float = 0.0,
+) -> ResumeReport:
+    """The report of `setup`'s run as `state` leaves it (the output file is set when saved)."""
+    request, monitor = setup.request, setup.monitor
+    batch = setup.batch_size or resolve_batch_size(request.batch_size)
+    records = tuple(state.records)
+    best = _best_metrics(setup, state)
+    best_value = best.get(monitor.metric)
+    improved = best_value is not None and monitor.is_improvement(
+        best_value, setup.baseline.get(monitor.metric)
+    )
+    return ResumeReport(
+        tool_version=__version__,
+        command_line=request.command_line,
+        framework=setup.framework,
+        input=setup.input,
+        output=None,
+        out_dir=setup.out_dir,
+        strategy=setup.strategy.name,
+        outcome=with_final_details(setup.strategy, setup.outcome),
+        optimizer=setup.optimizer,
+        monitor=monitor,
+        baseline=setup.baseline,
+        after_change=setup.after_change,
+        best_epoch=state.best_epoch,
+        best=best,
+        final=dict(records[-1].metrics) if records else {},
+        output_metrics=output_metrics,
+        improved=improved,
+        epochs_requested=request.epochs,
+        history=records,
+        stopped_reason=state.stop_reason or StopReason.COMPLETED,
+        stopped_detail=state.stop_detail,
+        restored_best=state.restored_best,
+        events=tuple(state.events),
+        data=setup.data,
+        health=setup.health,
+        notes=setup.notes,
+        seed=request.seed,
+        batch_size=batch.value,
+        batch_size_source=batch.source,
+        batch_size_detail=batch.detail,
+        baseline_train_eval=setup.train_eval,
+        duration_s=duration_s,
+        auto=setup.auto,
+        continuation=continuation,
+    )
+
+
+def _best_metrics(setup: RunSetup, state: TrainerState) -> dict[str, float]:
+    if state.best_epoch:
+        return dict(state.records[state.best_epoch - 1].metrics)
+    return {**setup.after_change}
+
+
+def recovery_points(setup: RunSetup) -> RecoveryPoints:
+    """The per-epoch recovery point of `setup`'s run (plateau_cli.run.recovery)."""
+
+    def block(state: TrainerState, checkpoint: str) -> dict[str, Any]:
+        return continuation_block(checkpoint, setup.request, state, setup.strategy)
+
+    def doc(state: TrainerState, continuation: dict[str, Any]) -> Mapping[str, Any]:
+        epochs = len(state.records)
+        as_if_stopped = dataclasses.replace(
+            state,
+            stop_reason=StopReason.INTERRUPTED,
+            stop_detail=f"the run stopped without a word after epoch {epochs} (killed or lost)",
+        )
+        best = _best_metrics(setup, state)
+        report = build_report(
+            setup,
+            as_if_stopped,
+            {k: v for k, v in best.items() if k.startswith("val_")},
+            continuation,
+            duration_s=time.monotonic() - setup.started + setup.duration_before,
+        )
+        return to_json(report)
+
+    return RecoveryPoints(setup.out_dir, setup.handle, block, doc)
 
 
 def _describe_data(bundle: DataBundle) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from plateau_cli.adapters.sniff import sniff_checkpoint
 from plateau_cli.data import parse_data_spec
 from plateau_cli.frameworks import adapter_for
 from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.out_lock import out_lock
 from plateau_cli.report.model import ResumeReport
 from plateau_cli.run.batch_size import DEFAULT_BATCH_SIZE, OPTION, BatchSize
 from plateau_cli.run.continuation import (
@@ -25,14 +26,35 @@ from plateau_cli.run.continuation import (
     monitor_from,
     optimizer_from,
     outcome_from,
-    read_interrupted,
 )
 from plateau_cli.run.continue_checks import GivenAgain, grant, inside
+from plateau_cli.run.recovery import best_checkpoint, read_latest
 from plateau_cli.run.resume import ResumeRequest, RunSetup, open_run, train_and_report
 from plateau_cli.strategies import StrategyContext, build_strategy
 
 
 def continue_resume(
+    out_dir: Path,
+    observer: Observer | None = None,
+    *,
+    trust_pickle: bool = False,
+    device: str | None = None,
+    command_line: tuple[str, ...] = (),
+    pause_after: int | None = None,
+    given: GivenAgain | None = None,
+    imports: tuple[str, ...] = (),
+) -> ResumeReport:
+    """`_continue_resume` with OUT_DIR locked: two continuations of one run cannot interleave."""
+    if not out_dir.is_dir():
+        read_latest(out_dir)  # says what is wrong with it, in one line
+    with out_lock(out_dir):
+        return _continue_resume(
+            out_dir, observer, trust_pickle=trust_pickle, device=device,
+            command_line=command_line, pause_after=pause_after, given=given, imports=imports,
+        )  # fmt: skip
+
+
+def _continue_resume(
     out_dir: Path,
     observer: Observer | None = None,
     *,
@@ -50,7 +72,7 @@ def continue_resume(
     """
     started = time.monotonic()
     observer = observer or NullObserver()
-    run = read_interrupted(out_dir)
+    run = read_latest(out_dir)  # report.json, or the later per-epoch recovery point
     req = run.request
     grants = grant(out_dir, req, given or GivenAgain())
     for line in grants.messages:
@@ -86,7 +108,9 @@ def continue_resume(
     )
     sniffed = sniff_checkpoint(run.checkpoint)
     handle, bundle, _, _ = open_run(request, run.checkpoint, sniffed, spec, observer)
-    best_path = inside(out_dir, handle.checkpoint_name(), "the best checkpoint")
+    best_path = best_checkpoint(
+        run, inside(out_dir, handle.checkpoint_name(), "the best checkpoint")
+    )
     best_snapshot = (
         adapter_for(sniffed.framework).load(best_path, sniffed.format, request.load).snapshot()
         if best_path.exists()

@@ -84,8 +84,10 @@ class Trainer:
         pause_after: int | None = None,
         read_interval: float = READ_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        after_epoch: Callable[[Trainer, int], None] | None = None,
     ) -> None:
-        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`).
+        """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`);
+        `after_epoch` runs once an epoch's decisions are made (the recovery point).
 
         `read_interval` and `clock` set how often the running metrics are read mid-epoch.
         """
@@ -105,6 +107,7 @@ class Trainer:
         self.read_interval = read_interval
         self._clock = clock
         self._next_read = 0.0
+        self.after_epoch = after_epoch
 
     @property
     def batch_progress(self) -> bool:
@@ -217,6 +220,8 @@ class Trainer:
             self.state.wait += 1
         for change in self.strategy.on_epoch_end(self.handle, epoch, metrics):
             self._event(change)
+        if self.after_epoch is not None:
+            self.after_epoch(self, epoch)
         if self.guard.requested:
             self._stop(StopReason.INTERRUPTED, f"{self.guard.signal_name} after epoch {epoch}")
             return True

@@ -31,6 +31,8 @@ from plateau_cli.errors import (
     UsageError,
 )
 from plateau_cli.observer import Level, NullObserver, Observer
+from plateau_cli.out_claim import check_claim, input_paths, move_aside
+from plateau_cli.out_lock import out_lock
 from plateau_cli.outputs import default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, ResumeReport
 from plateau_cli.run.resume import ResumeRequest, run_resume
@@ -156,7 +158,26 @@ def run_trial(
     names = (CONTROL, *check_strategies(strategies))
     _refuse_code_early(base)
     out_dir = base.out or default_out_dir(base.model, "trial")
+    inputs = input_paths(base.model, base.data, base.load.model_factory)
+    check_claim(out_dir, inputs, overwrite=base.overwrite)
+    with out_lock(out_dir):
+        return _race(base, names, budget, observer, out_dir, inputs, started)
+
+
+def _race(
+    base: ResumeRequest,
+    names: tuple[str, ...],
+    budget: int,
+    observer: Observer,
+    out_dir: Path,
+    inputs: tuple[Path, ...],
+    started: float,
+) -> TrialResult:
+    """The trial proper, with `out_dir` locked."""
     input_ref = FileRef(base.model, sha256_of(base.model))
+    moved = move_aside(out_dir, inputs) if base.overwrite else None
+    if moved is not None:
+        observer.on_message(Level.INFO, f"--overwrite: the earlier run was moved to {moved}")
     pool = [Candidate(n, out_dir / CANDIDATES_DIR / n) for n in names]
     rungs: list[tuple[int, tuple[str, ...], tuple[str, ...]]] = []
     alive = list(pool)

@@ -177,6 +177,11 @@ class KerasHandle(ModelHandle):
         """
         self._save_hooks.append(hook)
 
+    @property
+    def saves_midway(self) -> bool:
+        """Not while a save hook waits: it rearranges the optimizer for good (unfreeze's groups)."""
+        return not self._save_hooks
+
     def save(self, path: Path, *, epochs_done: int) -> None:
         """Write a `.keras` archive atomically (Keras v3 format also for `.h5` input).
 
