@@ -235,6 +235,7 @@ def _run_locked(
     baseline = {**baseline_val, **train_metrics}
     monitor = resolve_monitor(request, baseline_val)
     log_notes = _log_agreement(request, log_history, baseline_val, monitor.metric, bundle)
+    _say_batch_size(batch, observer)
     context = StrategyContext(
         monitor,
         request.epochs,
@@ -457,11 +458,15 @@ def _prepare_at_batch_size(
     observer.on_phase("evaluating the baseline")
     prepared = handle.prepare(bundle, batch.value, request.seed)
     batch = loader_batch_size(batch, _loader_batch_size(prepared))
-    if batch.source != OPTION and batch.value != DEFAULT_BATCH_SIZE:
-        # Said where it changes what a run without --batch-size used to do (32); the report
-        # always says where the batch size came from.
-        observer.on_message(Level.INFO, f"batch size {batch.value}: {batch.detail}")
     return request, batch, prepared
+
+
+def _say_batch_size(batch: BatchSize, observer: Observer) -> None:
+    """Said where it changes what a run without --batch-size used to do (32), once the checks
+    that can still fail have passed (a refusal stays one line); the report always says where
+    the batch size came from."""
+    if batch.source != OPTION and batch.value != DEFAULT_BATCH_SIZE:
+        observer.on_message(Level.INFO, f"batch size {batch.value}: {batch.detail}")
 
 
 def _int(value: Any) -> int | None:
