@@ -72,7 +72,8 @@ def test_help_at_80_columns_keeps_defaults_and_names_whole(command: list[str]) -
         words = " ".join(text.replace("│", " ").split())
         assert "(default: lr-decay, augment, widen, unfreeze)" in words
     if command == ["resume"]:
-        assert len(lines) <= 115  # was 153: grouped in panels, shorter sentences
+        # was 153 with four strategies; nine now, each panel of options kept short
+        assert len(lines) <= 150
 
 
 def test_every_shown_default_is_in_the_help_whole() -> None:
@@ -112,7 +113,8 @@ def test_bash_completion_installs_and_completes(tmp_path: Path) -> None:
         return _cli([], env=env).stdout.split()
 
     assert complete("plateau-cli res") == ["resume"]
-    assert complete("plateau-cli resume --strategy lr") == ["lr-decay"]
+    assert complete("plateau-cli resume --strategy lr") == ["lr-decay", "lr-find"]
+    assert complete("plateau-cli resume --strategy re") == ["rebalance", "revive", "regularize"]
     assert "--require-improvement" in complete("plateau-cli resume --req")
 
 
@@ -137,4 +139,5 @@ def test_a_far_miss_gets_only_the_list() -> None:
     result = run_cli(["resume", "m.keras", "--strategy", "zzz", "--data", "d.npz"])
     assert result.code == 2
     assert "did you mean" not in result.stderr
-    assert "choose one of: lr-decay, augment, widen, unfreeze, auto" in result.stderr
+    assert "choose one of: lr-decay, augment, widen, unfreeze, lr-find," in result.stderr
+    assert result.stderr.rstrip().endswith("regularize, auto")

@@ -219,15 +219,24 @@ def _balanced(datasets: dict[str, Path], tmp_path: Path) -> Path:
 
 def test_auto_on_a_healthy_log_changes_nothing(torch_models, datasets, tmp_path) -> None:
     """A healthy (or converged) log and nothing in the data or checkpoint: no training."""
+    data = _balanced(datasets, tmp_path)
+    # The log must describe this checkpoint (resume checks the baseline against it): a run
+    # that converged onto the model's own validation loss.
+    probe = _resume(torch_models["plain"], "lr-decay", data, tmp_path / "probe", "--trust-pickle")
+    last = probe["baseline"]["val_loss"]
     log = tmp_path / "train_log.jsonl"
     rows = [
-        {"epoch": e + 1, "loss": 0.05 + 0.5 / (e + 1) ** 2, "val_loss": 0.07 + 0.5 / (e + 1) ** 2}
+        {
+            "epoch": e + 1,
+            "loss": last * 0.9 + 0.5 / (e + 1) ** 2 - 0.5 / 40**2,
+            "val_loss": last + 0.5 / (e + 1) ** 2 - 0.5 / 40**2,
+        }
         for e in range(40)
     ]
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "o"
     argv = ["resume", str(torch_models["plain"]), "--strategy", "auto", "--trust-pickle"]
-    argv += ["--data", str(_balanced(datasets, tmp_path)), "--log", str(log), "--out", str(out)]
+    argv += ["--data", str(data), "--log", str(log), "--out", str(out)]
     result = run_cli(argv)
     assert result.code == 0, result.stderr
     assert "nothing to change" in result.stderr

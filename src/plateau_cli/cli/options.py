@@ -50,8 +50,8 @@ ImportOpt = Annotated[
     typer.Option(
         "--import",
         help=(
-            "Import a module or .py file before loading (repeatable): custom Keras layers,"
-            " losses and subclassed models, classes a PyTorch factory needs. Runs that code."
+            "Import a module or .py file first (repeatable; runs it): custom Keras objects,"
+            " classes a factory needs."
         ),
         show_default=False,
     ),
@@ -64,10 +64,8 @@ TrustPickle = Annotated[
         "--trust-pickle",
         "--trust-code",
         help=(
-            "Allow loading that can run code stored in the file: full pickled torch modules,"
-            " TorchScript archives (their scripted code runs), Keras Lambda layers. One flag for"
-            " all of them. Only for checkpoints you made yourself: a file from elsewhere can run"
-            " any command or write any file when loaded."
+            "Run code stored in the file (pickled modules, TorchScript, Keras Lambda layers):"
+            " only for files you made yourself."
         ),
         rich_help_panel=LOAD_PANEL,
     ),
@@ -105,10 +103,7 @@ OutputOpt = Annotated[
     typer.Option(
         "--output",
         metavar="KEY|INDEX",
-        help=(
-            "PyTorch: where the predictions are in a model's dict, tuple or ModelOutput output"
-            " (default: logits, else the first element)."
-        ),
+        help=("PyTorch: the predictions in a dict/tuple output (default: logits, else the first)."),
         rich_help_panel=LOAD_PANEL,
     ),
 ]
@@ -148,10 +143,7 @@ BatchSizeOpt = Annotated[
     int | None,
     typer.Option(
         min=1,
-        help=(
-            "Batch size. Default: the run's own (recorded in the checkpoint or trainer_state.json,"
-            " or estimated from the optimizer's step count), else 32; the report says which."
-        ),
+        help=("Default: the run's own (recorded, or from its step count), else 32."),
         show_default=False,
         rich_help_panel=TRAIN_PANEL,
     ),
@@ -171,9 +163,6 @@ OverwriteOpt = Annotated[
     bool,
     typer.Option(
         "--overwrite",
-        help=(
-            "Write into an --out that holds another run: that run is first moved, whole, into"
-            " OUT/.previous-<time>/ (an input is never moved or replaced)."
-        ),
+        help=("Move another run in --out aside (OUT/.previous-<time>/) and write there."),
     ),
 ]

@@ -80,7 +80,8 @@ def resume(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="lr-decay, augment, widen, unfreeze, or auto (chosen from the evidence).",
+            help="lr-decay, lr-find, augment, widen, unfreeze, rebalance, normalize, revive,"
+            " regularize, or auto.",
             show_default=False,
             autocompletion=complete_strategy,
         ),
@@ -97,9 +98,8 @@ def resume(
         Path | None,
         typer.Option(
             help=(
-                "The run's training log (any format diagnose reads, or an earlier history.csv):"
-                " the baseline must agree with its last validation value (else exit 2: the data"
-                " is not fed as in training); auto also uses its diagnosis."
+                "The run's log: the baseline must agree with it (else exit 2); auto uses its"
+                " diagnosis."
             ),
             show_default=False,
         ),
@@ -109,11 +109,8 @@ def resume(
         typer.Option(
             "--continue",
             help=(
-                "Go on with an interrupted run from its output directory: its last completed"
-                " epoch, its settings, its report. Code the run used (--model-factory, --data"
-                " module:function) runs only when named again here; --data may also name"
-                " another data file; --trust-pickle, --device, --json, --quiet and"
-                " --require-improvement may be given again."
+                "Go on with an interrupted run from its output directory (code it used must be"
+                " named again)."
             ),
             show_default=False,
         ),
@@ -151,10 +148,7 @@ def resume(
         bool,
         typer.Option(
             "--full-train-eval",
-            help=(
-                "Measure the baseline's training loss on every training example (default: a"
-                " seeded sample of 2048; report.json's baseline_train_eval says which)."
-            ),
+            help=("Baseline training loss on every example (default: a sample of 2048)."),
             rich_help_panel=TRAIN_PANEL,
         ),
     ] = False,

@@ -25,7 +25,12 @@ from plateau_cli.data.arrays import shape_text
 from plateau_cli.data.fit import shape_hint, shapes_match
 from plateau_cli.data.npz import read_layout
 from plateau_cli.data.spec import DataSpec
-from plateau_cli.errors import DataMismatchError, PlateauError, StrategyNotApplicableError
+from plateau_cli.errors import (
+    DataMismatchError,
+    PlateauError,
+    StrategyNotApplicableError,
+    UnsafeCheckpointError,
+)
 from plateau_cli.zips import DAMAGED_ZIP_ERRORS
 
 #: config.json is a few kB; a much larger one is left to Keras (and its own limits).
@@ -39,6 +44,7 @@ def preflight(model: Path, sniffed: Sniffed, spec: DataSpec, strategy: str | Non
     config = _keras_config(model)
     if config is None:
         return
+    _refuse_blocked_calls(model, config)
     if strategy == "unfreeze" and not any(_frozen_flags(config)):
         raise StrategyNotApplicableError(
             f"unfreeze does not apply to {model.name}: every layer already trains (none frozen"
@@ -58,6 +64,17 @@ def preflight(model: Path, sniffed: Sniffed, spec: DataSpec, strategy: str | Non
         f"{spec.source}: features have shape {shape_text(shape[1:])} per sample but the"
         f" model's input is {shape_text(expected)}{shape_hint(layout, expected)}"
     )
+
+
+def _refuse_blocked_calls(model: Path, config: dict[str, Any]) -> None:
+    """A configuration that names non-modeling Keras APIs is refused first: before the data
+    or anything else about the file is looked at, the same refusal the loader makes."""
+    from plateau_cli.adapters.keras.archive import blocked_calls
+    from plateau_cli.adapters.keras.translate import blocked_message
+
+    calls = blocked_calls(config)
+    if calls:
+        raise UnsafeCheckpointError(blocked_message(model, calls))
 
 
 def _keras_config(path: Path) -> dict[str, Any] | None:
