@@ -332,6 +332,8 @@ def train_and_report(
             if restored:
                 trainer.restore_best()
 
+        if not handle.is_main_process:
+            return report  # under torchrun only rank 0 writes (run/distributed.py)
         return write_artefacts(
             report,
             handle,
