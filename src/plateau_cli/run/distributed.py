@@ -103,7 +103,7 @@ def silence_other_ranks() -> None:
     os.close(null)
 
 
-def split_batch_size(batch_size: int, launch: Launch) -> int:
+def check_global_batch(batch_size: int, launch: Launch) -> None:
     """--batch-size is the global batch: each step takes that many samples across all ranks,
     so a run gives the same updates, learning rate and report on 1 or N processes."""
     if batch_size < launch.world_size:
@@ -111,4 +111,3 @@ def split_batch_size(batch_size: int, launch: Launch) -> int:
             f"--batch-size {batch_size} is the global batch, split across {launch.world_size}"
             f" processes; it must be at least {launch.world_size}"
         )
-    return batch_size

@@ -36,7 +36,7 @@ from plateau_cli.adapters.torch import batches
 from plateau_cli.adapters.torch.batches import ArrayBatches, LoaderBatches
 from plateau_cli.adapters.torch.training import Objective
 from plateau_cli.errors import UsageError
-from plateau_cli.run.distributed import DistributedError, Launch, detect
+from plateau_cli.run.distributed import DistributedError, Launch, check_global_batch, detect
 
 #: How long a collective waits for a rank before the job fails (a dead peer usually fails
 #: faster: Gloo and NCCL see the closed connection).
@@ -114,8 +114,8 @@ def collective_errors() -> Iterator[None]:
         if not (isinstance(exc, backend_error) or _looks_like_peer_loss(exc)):
             raise
         raise DistributedError(
-            f"another process of this torchrun job stopped ({_first_line(exc)}); nothing was"
-            " written"
+            "another process of this torchrun job stopped or lost its connection (its own"
+            " output or torchrun's summary says why); nothing was written"
         ) from exc
 
 
@@ -219,6 +219,7 @@ def shard(source: Any, ctx: DdpContext | None, seed: int) -> Any:
     """Training or validation batches as this rank sees them (unchanged in one process)."""
     if ctx is None:
         return source
+    check_global_batch(int(getattr(source, "batch_size", None) or ctx.world_size), ctx.launch)
     if isinstance(source, ArrayBatches):
         return ShardedBatches(source, ctx)
     if isinstance(source, LoaderBatches):

@@ -1,0 +1,51 @@
+"""Reading torchrun's environment: who is rank 0, and what a malformed launch says."""
+
+from __future__ import annotations
+
+import pytest
+
+from plateau_cli.run.distributed import DistributedError, Launch, check_global_batch, detect
+
+TORCHRUN = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": "29500"}  # fmt: skip
+
+
+def test_no_launcher_is_one_process() -> None:
+    assert detect({}) is None
+
+
+def test_world_size_one_is_the_one_process_path() -> None:
+    assert detect({**TORCHRUN, "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1"}) is None
+
+
+def test_torchrun_environment_is_read() -> None:
+    launch = detect(TORCHRUN)
+    assert launch == Launch(rank=1, world_size=2, local_rank=1, master="127.0.0.1:29500")
+    assert not launch.is_main
+    assert detect({**TORCHRUN, "RANK": "0"}).is_main
+
+
+def test_local_rank_defaults_to_rank() -> None:
+    env = {k: v for k, v in TORCHRUN.items() if k != "LOCAL_RANK"}
+    assert detect(env).local_rank == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"MASTER_PORT": ""}, "MASTER_PORT is not"),
+        ({"RANK": "two"}, "must be integers"),
+        ({"RANK": "2"}, "RANK 2 is not within WORLD_SIZE 2"),
+    ],
+)
+def test_malformed_launch_is_one_clear_error(change: dict, words: str) -> None:
+    with pytest.raises(DistributedError, match=words) as info:
+        detect({**TORCHRUN, **change})
+    assert info.value.exit_status == 2
+
+
+def test_global_batch_must_give_every_rank_a_sample() -> None:
+    launch = detect(TORCHRUN)
+    check_global_batch(2, launch)
+    with pytest.raises(DistributedError, match="at least 2"):
+        check_global_batch(1, launch)
