@@ -37,3 +37,18 @@ def mlp_with_cues(**kwargs: object) -> nn.Module:
 
     model.register_forward_pre_hook(cue)
     return model
+
+
+def digits_loaders() -> tuple[object, object]:
+    """`--data tests/distributed/rank_nets.py:digits_loaders`: the sample digits as DataLoaders
+    of 32, unshuffled, 1408 + 352 samples (whole batches of 32 and 16: no padding anywhere)."""
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    data = np.load(Path(__file__).resolve().parents[2] / "sample_models" / "data" / "digits.npz")
+    x, y = torch.from_numpy(data["x_train"]), torch.from_numpy(data["y_train"]).long()
+    xv, yv = torch.from_numpy(data["x_val"]), torch.from_numpy(data["y_val"]).long()
+    train = DataLoader(TensorDataset(x[:1408], y[:1408]), batch_size=32)
+    val = DataLoader(TensorDataset(xv[:352], yv[:352]), batch_size=32)
+    return train, val

@@ -23,7 +23,7 @@ SAMPLE = ROOT / "sample_models" / "torch" / "lr" / "checkpoint.pt"
 DATA = ROOT / "sample_models" / "data" / "digits.npz"
 FACTORY = ROOT / "tests" / "distributed" / "rank_nets.py"
 ARGS = [
-    "resume", str(SAMPLE), "--strategy", "lr-decay", "--data", str(DATA),
+    "resume", str(SAMPLE), "--strategy", "lr-decay",
     "--model-factory", f"{FACTORY}:mlp_with_cues", "--factory-arg", "hidden=32",
     "--factory-arg", "activation=leaky_relu", "--batch-size", "32", "--device", "cpu",
 ]  # fmt: skip
@@ -61,13 +61,18 @@ def flat(obj: dict, prefix: str = "") -> dict:
     return out
 
 
-def test_two_processes_equal_one_with_the_same_global_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [str(DATA), f"{FACTORY}:digits_loaders"],  # arrays; a user's DataLoader (rebuilt, sampled)
+    ids=["arrays", "dataloader"],
+)
+def test_two_processes_equal_one_with_the_same_global_batch(tmp_path: Path, data: str) -> None:
     import torch
 
     one, two, logs = tmp_path / "one", tmp_path / "two", tmp_path / "logs"
     work = tmp_path / "cwd"
     work.mkdir()
-    args = [*ARGS, "--epochs", "3", "--json"]
+    args = [*ARGS, "--data", data, "--epochs", "3", "--json"]
     single = subprocess.run(
         [sys.executable, "-m", "plateau_cli", *args, "--out", str(one)],
         cwd=work, env=environment(), capture_output=True, text=True, timeout=600, check=False,
@@ -122,7 +127,7 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path: Path) -> N
 def test_a_rank_that_dies_ends_the_job_with_one_line_and_no_output(tmp_path: Path) -> None:
     out, logs = tmp_path / "out", tmp_path / "logs"
     result = subprocess.run(
-        torchrun(logs, *ARGS, "--epochs", "3", "--out", str(out)),
+        torchrun(logs, *ARGS, "--data", str(DATA), "--epochs", "3", "--out", str(out)),
         cwd=tmp_path, env=environment(PLATEAU_TEST_DIE_RANK="1"), capture_output=True,
         text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -140,7 +145,7 @@ def test_sigterm_from_torchrun_saves_the_best_weights_as_interrupted(tmp_path: P
 
     out, logs, started = tmp_path / "out", tmp_path / "logs", tmp_path / "started"
     job = subprocess.Popen(
-        torchrun(logs, *ARGS, "--epochs", "50", "--out", str(out)),
+        torchrun(logs, *ARGS, "--data", str(DATA), "--epochs", "50", "--out", str(out)),
         cwd=tmp_path, env=environment(PLATEAU_TEST_STARTED=str(started)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
