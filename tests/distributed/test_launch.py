@@ -49,3 +49,13 @@ def test_global_batch_must_give_every_rank_a_sample() -> None:
     check_global_batch(2, launch)
     with pytest.raises(DistributedError, match="at least 2"):
         check_global_batch(1, launch)
+
+
+def test_trial_under_torchrun_is_refused_before_any_work(monkeypatch) -> None:
+    from plateau_cli.run.distributed import refuse_several_processes
+
+    refuse_several_processes("trial")  # one process: nothing to say
+    for key, value in TORCHRUN.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(DistributedError, match="trial runs in one process"):
+        refuse_several_processes("trial")

@@ -111,3 +111,13 @@ def check_global_batch(batch_size: int, launch: Launch) -> None:
             f"--batch-size {batch_size} is the global batch, split across {launch.world_size}"
             f" processes; it must be at least {launch.world_size}"
         )
+
+
+def refuse_several_processes(command: str) -> None:
+    """Commands that do not run data-parallel yet say so before any work (exit 2)."""
+    launch = detect()
+    if launch is not None:
+        raise DistributedError(
+            f"{command} runs in one process; start it without torchrun (only resume runs on"
+            f" {launch.world_size} processes)"
+        )

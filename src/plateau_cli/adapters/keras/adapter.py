@@ -11,12 +11,14 @@ import tensorflow as tf
 from plateau_cli.adapters.base import Adapter, LoadOptions
 from plateau_cli.adapters.keras import loading
 from plateau_cli.adapters.keras.handle import KerasHandle
+from plateau_cli.run.distributed import refuse_several_processes
 
 
 class KerasAdapter(Adapter):
     name: ClassVar[str] = "keras"
 
     def load(self, path: Path, fmt: str, options: LoadOptions) -> KerasHandle:
+        refuse_several_processes("a Keras resume")  # torchrun starts torch jobs only
         path = Path(path)
         return KerasHandle(path, fmt, loading.load(path, fmt, options))
 
