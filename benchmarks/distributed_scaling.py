@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--low", type=int, default=1)
-    parser.add_argument("--high", type=int, default=5)
+    parser.add_argument("--high", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
     per_epoch: dict[int, list[float]] = {1: [], args.procs: []}

@@ -59,3 +59,41 @@ def test_trial_under_torchrun_is_refused_before_any_work(monkeypatch) -> None:
         monkeypatch.setenv(key, value)
     with pytest.raises(DistributedError, match="trial runs in one process"):
         refuse_several_processes("trial")
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize(
+    ("config", "chief"),
+    [
+        ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}', True),
+        ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}', False),
+        ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "worker"}}', False),
+        ('{"cluster": {"chief": ["c:0"], "worker": ["a:1"]}, "task": {"type": "chief"}}', True),
+    ],
+)
+def test_the_multi_worker_chief_is_read_from_tf_config(config: str, chief: bool) -> None:
+    pytest.importorskip("tensorflow")
+    from plateau_cli.adapters.keras.distribute import _is_chief
+
+    assert _is_chief(config) is chief
+
+
+@pytest.mark.keras
+def test_multi_worker_without_tf_config_says_how_to_set_it() -> None:
+    pytest.importorskip("tensorflow")
+    from plateau_cli.adapters.keras.distribute import _is_chief, enter
+    from plateau_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="TF_CONFIG"):
+        _is_chief(None)
+    with pytest.raises(UsageError, match="--distribute must be one of"):
+        enter("ring")
+
+
+def test_distribute_on_a_torch_model_points_at_torchrun() -> None:
+    from plateau_cli.adapters.base import LoadOptions
+    from plateau_cli.errors import UsageError
+    from plateau_cli.run.resume import check_load_options
+
+    with pytest.raises(UsageError, match="torchrun"):
+        check_load_options("torch", LoadOptions(distribute="mirrored"))

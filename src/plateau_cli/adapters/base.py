@@ -39,6 +39,8 @@ class LoadOptions:
     #: PyTorch: which part of a dict/tuple/ModelOutput output holds the predictions (a key or
     #: an index); None follows the conventions (`logits`, else the first element).
     output: str | None = None
+    #: Keras: `mirrored` or `multi-worker` (tf.distribute); None runs on one device.
+    distribute: str | None = None
 
 
 class OptimizerState(str, Enum):

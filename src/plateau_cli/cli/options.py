@@ -27,6 +27,7 @@ def load_options(
     lr: float | None,
     device: str,
     output: str | None = None,
+    distribute: str | None = None,
 ) -> Any:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.entry_points import parse_factory_args
@@ -40,6 +41,7 @@ def load_options(
         lr=lr,
         device=device,
         output=output,
+        distribute=distribute,
     )
 
 
@@ -100,6 +102,19 @@ OutputOpt = Annotated[
 DeviceOpt = Annotated[
     str,
     typer.Option(help="PyTorch device: auto, cpu, cuda or mps.", rich_help_panel=LOAD_PANEL),
+]
+
+DistributeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            "Keras: train data-parallel with tf.distribute: mirrored (all GPUs of this machine)"
+            " or multi-worker (the machines in TF_CONFIG). --batch-size is the global batch."
+            " PyTorch runs data-parallel under torchrun instead."
+        ),
+        rich_help_panel=LOAD_PANEL,
+        show_default=False,
+    ),
 ]
 
 

@@ -15,6 +15,7 @@ from plateau_cli.cli.options import (
     TRAIN_PANEL,
     BatchSizeOpt,
     DeviceOpt,
+    DistributeOpt,
     FactoryArg,
     ImageSizeOpt,
     LossOpt,
@@ -187,6 +188,7 @@ def resume(
     copies: CopiesOpt = None,
     bake: BakeOpt = False,
     lr_mult: LrMultOpt = None,
+    distribute: DistributeOpt = None,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -274,7 +276,15 @@ def resume(
         seed=seed,
         out=out,
         load=load_options(
-            trust_pickle, model_factory, factory_arg, loss, optimizer, lr, device, output
+            trust_pickle,
+            model_factory,
+            factory_arg,
+            loss,
+            optimizer,
+            lr,
+            device,
+            output,
+            distribute=distribute,
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,

@@ -119,6 +119,11 @@ class RunSetup:
 
 
 def check_load_options(framework: str, options: LoadOptions) -> None:
+    if framework == "torch" and options.distribute:
+        raise UsageError(
+            "--distribute applies to Keras models; a PyTorch resume runs data-parallel under"
+            " torchrun (torchrun --nproc_per_node=N -m plateau_cli resume ...)"
+        )
     if framework == "keras" and options.model_factory:
         raise UsageError(
             "--model-factory applies to PyTorch checkpoints only; a Keras file holds its own"

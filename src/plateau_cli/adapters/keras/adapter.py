@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from plateau_cli.adapters.base import Adapter, LoadOptions
-from plateau_cli.adapters.keras import loading
+from plateau_cli.adapters.keras import distribute, loading
 from plateau_cli.adapters.keras.handle import KerasHandle
 from plateau_cli.run.distributed import refuse_several_processes
 
@@ -20,7 +20,10 @@ class KerasAdapter(Adapter):
     def load(self, path: Path, fmt: str, options: LoadOptions) -> KerasHandle:
         refuse_several_processes("a Keras resume")  # torchrun starts torch jobs only
         path = Path(path)
-        return KerasHandle(path, fmt, loading.load(path, fmt, options))
+        distribution = distribute.enter(options.distribute)  # before the model: its scope
+        handle = KerasHandle(path, fmt, loading.load(path, fmt, options))
+        handle.use_distribution(distribution)
+        return handle
 
     @staticmethod
     def seed(seed: int) -> None:
