@@ -68,6 +68,11 @@ def _acquire(path: Path) -> int:
 @contextlib.contextmanager
 def out_lock(out_dir: Path) -> Iterator[None]:
     """Hold `out_dir`'s lock for the block; a directory made only for the lock is removed."""
+    from plateau_cli.run.distributed import is_main
+
+    if not is_main():  # under torchrun rank 0 holds the lock and writes; the others never do
+        yield
+        return
     absolute = out_dir.absolute()
     made = [p for p in (absolute, *absolute.parents) if not p.exists()]  # deepest first
     try:

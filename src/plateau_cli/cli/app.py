@@ -92,6 +92,9 @@ def _fail(message: str, status: int) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and map every outcome to an exit status, in one place."""
+    from plateau_cli.run.distributed import silence_other_ranks
+
+    silence_other_ranks()  # under torchrun only rank 0 prints
     command = typer.main.get_command(app)
     try:
         status = command.main(args=argv, prog_name="plateau-cli", standalone_mode=False)

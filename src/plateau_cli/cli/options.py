@@ -28,6 +28,7 @@ def load_options(
     device: str,
     output: str | None = None,
     imports: list[str] | None = None,
+    distribute: str | None = None,
 ) -> Any:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.entry_points import parse_factory_args
@@ -42,6 +43,7 @@ def load_options(
         device=device,
         output=output,
         imports=tuple(imports or ()),
+        distribute=distribute,
     )
 
 
@@ -110,6 +112,19 @@ OutputOpt = Annotated[
 DeviceOpt = Annotated[
     str,
     typer.Option(help="PyTorch device: auto, cpu, cuda or mps.", rich_help_panel=LOAD_PANEL),
+]
+
+DistributeOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=(
+            "Keras: train data-parallel with tf.distribute: mirrored (all GPUs of this machine)"
+            " or multi-worker (the machines in TF_CONFIG). --batch-size is the global batch."
+            " PyTorch runs data-parallel under torchrun instead."
+        ),
+        rich_help_panel=LOAD_PANEL,
+        show_default=False,
+    ),
 ]
 
 

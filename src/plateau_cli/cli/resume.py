@@ -16,6 +16,7 @@ from plateau_cli.cli.options import (
     TRAIN_PANEL,
     BatchSizeOpt,
     DeviceOpt,
+    DistributeOpt,
     FactoryArg,
     ImageSizeOpt,
     ImportOpt,
@@ -208,6 +209,7 @@ def resume(
     init_scale: InitScaleOpt = None,
     weight_decay: WeightDecayOpt = None,
     dropout: DropoutOpt = None,
+    distribute: DistributeOpt = None,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -312,6 +314,7 @@ def resume(
             device,
             output=output,
             imports=imports,
+            distribute=distribute,
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,

@@ -71,6 +71,8 @@ class RecoveryPoints:
         self._best: str | None = None
         #: Epochs whose recovery point could not be written (see `saves_midway`).
         self.skipped: list[int] = []
+        #: Under torchrun only rank 0 writes: the other ranks keep no recovery point.
+        self.active = handle.is_main_process
 
     def _relative(self, epoch: int) -> str:
         return f"epoch-{epoch:04d}/{self.handle.checkpoint_name()}"
@@ -78,6 +80,8 @@ class RecoveryPoints:
     def begin(self, trainer: Trainer) -> None:
         """Before the first epoch: the starting best weights on disk, history.csv matching the
         epochs already done (a continued run rewrites the rows a kill may have cut short)."""
+        if not self.active:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         for folder in (self.folder.parent, self.folder, *self._epoch_dirs()):
             remove_stale_temporaries(folder)
@@ -100,6 +104,8 @@ class RecoveryPoints:
 
     def after_epoch(self, trainer: Trainer, epoch: int) -> None:
         """Checkpoint, then the report naming it, then the history row, then old folders."""
+        if not self.active:
+            return
         state = trainer.state
         if not self.handle.saves_midway or self._best is None:
             self.skipped.append(epoch)
@@ -115,6 +121,8 @@ class RecoveryPoints:
 
     def discard(self) -> None:
         """Remove the recovery folders of a new run that failed before finishing an epoch."""
+        if not self.active:
+            return
         shutil.rmtree(self.folder.parent, ignore_errors=True)
 
     def _write_report(self, state: TrainerState, relative: str) -> None:

@@ -142,6 +142,14 @@ class RunSetup:
     train_eval: Mapping[str, Any] | None = None
 
 
+def check_load_options(framework: str, options: LoadOptions) -> None:
+    if framework == "torch" and options.distribute:
+        raise UsageError(
+            "--distribute applies to Keras models; a PyTorch resume runs data-parallel under"
+            " torchrun (torchrun --nproc_per_node=N -m plateau_cli resume ...)"
+        )
+
+
 def _apply(
     strategy: Strategy,
     auto: Mapping[str, Any] | None,
@@ -190,6 +198,7 @@ def run_resume(
         request.data, target=request.target, val_split=request.val_split, seed=request.seed
     )
     sniffed = sniff_checkpoint(request.model)
+    check_load_options(sniffed.framework, request.load)
     preflight(request.model, sniffed, spec, strategy.name if strategy is not None else None)
     out_dir = request.out or default_out_dir(
         request.model, strategy.name if strategy is not None else AUTO
@@ -390,6 +399,8 @@ def train_and_report(
             if restored:
                 trainer.restore_best()
 
+        if not handle.is_main_process:
+            return report  # under torchrun only rank 0 writes (run/distributed.py)
         return write_artefacts(
             report,
             handle,

@@ -35,6 +35,7 @@ from plateau_cli.out_claim import check_claim, input_paths, move_aside
 from plateau_cli.out_lock import out_lock
 from plateau_cli.outputs import default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, ResumeReport
+from plateau_cli.run.distributed import refuse_several_processes
 from plateau_cli.run.resume import ResumeRequest, run_resume
 from plateau_cli.run.resume_continue import continue_resume
 from plateau_cli.run.trainer import StopReason
@@ -156,6 +157,7 @@ def run_trial(
     if budget < 1:
         raise UsageError(f"--budget-epochs must be >= 1. Received: {budget}")
     names = (CONTROL, *check_strategies(strategies))
+    refuse_several_processes("trial")  # run/distributed.py: resume only, for now
     _refuse_code_early(base)
     out_dir = base.out or default_out_dir(base.model, "trial")
     inputs = input_paths(base.model, base.data, base.load.model_factory)

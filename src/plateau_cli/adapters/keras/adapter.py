@@ -9,20 +9,26 @@ import keras
 import tensorflow as tf
 
 from plateau_cli.adapters.base import Adapter, LoadOptions
-from plateau_cli.adapters.keras import loading
+from plateau_cli.adapters.keras import distribute, loading
 from plateau_cli.adapters.keras.handle import KerasHandle
+from plateau_cli.run.distributed import refuse_several_processes
 
 
 class KerasAdapter(Adapter):
     name: ClassVar[str] = "keras"
 
     def load(self, path: Path, fmt: str, options: LoadOptions) -> KerasHandle:
+        refuse_several_processes("a Keras resume")  # torchrun starts torch jobs only
         path = Path(path)
+        distribution = distribute.enter(options.distribute)  # before the model: its scope
         if options.model_factory:  # a weights-only file: the user's code builds the model
             from plateau_cli.adapters.keras import weights_only
 
-            return KerasHandle(path, fmt, weights_only.load(path, fmt, options))
-        return KerasHandle(path, fmt, loading.load(path, fmt, options))
+            handle = KerasHandle(path, fmt, weights_only.load(path, fmt, options))
+        else:
+            handle = KerasHandle(path, fmt, loading.load(path, fmt, options))
+        handle.use_distribution(distribution)
+        return handle
 
     @staticmethod
     def seed(seed: int) -> None:

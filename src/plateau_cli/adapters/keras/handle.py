@@ -18,6 +18,7 @@ from plateau_cli.adapters.base import (
     UnitActivity,
 )
 from plateau_cli.adapters.keras import describe, optimizer, pipeline, training
+from plateau_cli.adapters.keras.distribute import Distribution
 from plateau_cli.adapters.keras.loading import Loaded
 from plateau_cli.adapters.keras.runtime import installed_keras_version, parse_version
 from plateau_cli.adapters.sniff import KERAS_H5
@@ -35,6 +36,8 @@ class KerasHandle(ModelHandle):
 
     def __init__(self, path: Path, fmt: str, loaded: Loaded) -> None:
         super().__init__(path, fmt)
+        #: `--distribute`: the tf.distribute strategy whose scope the model lives in.
+        self.distribution: Distribution | None = None
         self.model = loaded.model
         self.facts = loaded.facts
         self.optimizer_state = loaded.state
@@ -121,6 +124,16 @@ class KerasHandle(ModelHandle):
 
     def evaluate(self, prepared: pipeline.Prepared, split: str = "val") -> dict[str, float]:
         return training.evaluate(self.model, prepared, split)
+
+    @property
+    def is_main_process(self) -> bool:
+        """The chief under `--distribute multi-worker`, else always."""
+        return self.distribution is None or self.distribution.chief
+
+    def use_distribution(self, distribution: Distribution | None) -> None:
+        self.distribution = distribution
+        if distribution is not None:
+            self.load_notes = [*self.load_notes, distribution.note()]
 
     def fit(
         self,

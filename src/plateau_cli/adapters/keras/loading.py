@@ -184,7 +184,7 @@ def _v3_state(
         )
     if facts.optimizer_variables is None:
         return OptimizerState.ABSENT, f"the file holds no {name} state; it starts from zero"
-    now = int(optimizer.iterations)
+    now = int(keras.ops.convert_to_numpy(optimizer.iterations))
     if facts.iterations is not None and now != facts.iterations:
         return OptimizerState.SKIPPED, (
             f"the optimizer's step count is {now} after loading but {facts.iterations} in the"
@@ -244,7 +244,7 @@ def _repair_h5_optimizer(
             ),
             notes,
         )
-    if int(fresh.iterations) == 0:
+    if int(keras.ops.convert_to_numpy(fresh.iterations)) == 0:
         return (
             OptimizerState.ABSENT,
             f"the saved {name} never took a step (iterations 0): there is no state to continue",

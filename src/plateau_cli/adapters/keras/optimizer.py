@@ -94,7 +94,7 @@ def set_rate(model: Any, lr: float) -> ScheduleReplacement | None:
         return None
     replacement = ScheduleReplacement(
         schedule=schedule_name(optimizer) or "learning-rate",
-        step=int(optimizer.iterations),
+        step=int(keras.ops.convert_to_numpy(optimizer.iterations)),
         rate_before=current_rate(optimizer) or 0.0,
         rate_after=tidy(lr),
     )
@@ -192,7 +192,7 @@ def optimizer_info(
         name=type(optimizer).__name__,
         learning_rate=current_rate(optimizer),
         state=state,
-        iterations=int(optimizer.iterations),
+        iterations=int(keras.ops.convert_to_numpy(optimizer.iterations)),
         schedule=schedule_name(optimizer),
         detail=detail,
         hyperparameters=hyperparameters(optimizer),

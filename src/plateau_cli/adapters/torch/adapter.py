@@ -18,7 +18,7 @@ import torch
 
 from plateau_cli.adapters import sniff
 from plateau_cli.adapters.base import Adapter, LoadOptions, OptimizerState
-from plateau_cli.adapters.torch import layouts
+from plateau_cli.adapters.torch import ddp, layouts
 from plateau_cli.adapters.torch.device import resolve_device
 from plateau_cli.adapters.torch.factory import build_module, fit_weights
 from plateau_cli.adapters.torch.handle import TorchHandle
@@ -47,8 +47,15 @@ class TorchAdapter(Adapter):
     name = "torch"
 
     def load(self, path: Path, fmt: str, options: LoadOptions) -> TorchHandle:
+        device, context = ddp.join(resolve_device(options.device))  # torchrun: a process group
+        handle = self._load(path, fmt, options, device)
+        handle.use_ddp(context)
+        return handle
+
+    def _load(
+        self, path: Path, fmt: str, options: LoadOptions, device: torch.device
+    ) -> TorchHandle:
         # Option errors first: they cost milliseconds, reading the file can cost minutes.
-        device = resolve_device(options.device)
         if options.loss:
             canonical_loss(options.loss)
         if options.optimizer:

@@ -25,7 +25,7 @@ from plateau_cli.adapters.base import (
     OptimizerState,
     UnitActivity,
 )
-from plateau_cli.adapters.torch import batches, probe
+from plateau_cli.adapters.torch import batches, ddp, probe
 from plateau_cli.adapters.torch.describe import describe_model, model_notes
 from plateau_cli.adapters.torch.layouts import Layout
 from plateau_cli.adapters.torch.losses import (
@@ -108,6 +108,9 @@ class TorchHandle(ModelHandle):
         self._keep_eval: list[torch.nn.Module] = []
         #: Sentences from loading (ignored options, scheduler state kept as it was...).
         self.load_notes = list(notes)
+        #: Under torchrun: this rank's place and the DDP wrapper for training (ddp.py).
+        self.ddp: ddp.DdpContext | None = None
+        self._ddp_wrap = ddp.Wrapper(None)
 
     # -- describing -------------------------------------------------------------------------
     @property
@@ -164,6 +167,12 @@ class TorchHandle(ModelHandle):
         loss = self._ensure_loss(data)
         if self.output_tail is None:
             self._probe(data)
+        prepared = self._prepare(data, batch_size, seed, loss)
+        return Prepared(  # under torchrun: this rank's share of every batch (ddp.py)
+            ddp.shard(prepared.train, self.ddp, seed), ddp.shard(prepared.val, self.ddp, seed)
+        )
+
+    def _prepare(self, data: DataBundle, batch_size: int, seed: int, loss: LossChoice) -> Prepared:
         generator = torch.Generator().manual_seed(seed)
         layout = self._input_layout(data)
         if not data.is_arrays:
@@ -210,36 +219,58 @@ class TorchHandle(ModelHandle):
     def evaluate(self, prepared: Any, split: str = "val") -> dict[str, float]:
         if split not in {"train", "val"}:
             raise ValueError(f"split must be 'train' or 'val'. Received: {split!r}")
-        source = prepared.val if split == "val" else batches.in_order(prepared.train)
-        return evaluate(self.model, source, self._objective())
+        source = prepared.val if split == "val" else ddp.in_order(prepared.train)
+        with ddp.collective_errors():
+            metrics = evaluate(self.model, source, self._objective())
+        return ddp.mean_over_ranks(metrics, getattr(source, "local_samples", 0), self.ddp)
 
     def unit_activity(self, prepared: Any) -> list[UnitActivity]:
         from plateau_cli.adapters.torch.activity import unit_activity
 
-        return unit_activity(self.model, batches.in_order(prepared.train), self.model_call())
+        whole = ddp.whole(prepared.train)  # every rank judges all samples alike
+        return unit_activity(self.model, batches.in_order(whole), self.model_call())
 
     def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
         objective = self._objective()
+        control = ddp.synced(control, self.ddp)
         for epoch in range(first_epoch, first_epoch + epochs):
             control.on_epoch_begin(epoch)
             set_train_mode(self.model, self._keep_eval)
-            logs, stop = train_epoch(
-                self.model,
-                self.optimizer,
-                prepared.train,
-                objective,
-                epoch=epoch,
-                control=control,
-                transform=self.train_transform,
-            )
+            with ddp.collective_errors():
+                logs, stop = train_epoch(
+                    self._ddp_wrap(self.model),  # wrapped after the strategy changed it
+                    self.optimizer,
+                    prepared.train,
+                    ddp.objective_for(objective, prepared.train, self.ddp),
+                    epoch=epoch,
+                    control=control,
+                    transform=self.train_transform,
+                )
             self.steps_by_epoch.append(logs.batches)
             if stop:
                 return
-            metrics = dict(logs.items())
-            val = evaluate(self.model, prepared.val, objective)
+            metrics = self._rank_mean(dict(logs.items()), prepared.train, per_batch=("loss",))
+            val = self.evaluate(prepared, "val")
             metrics.update({f"val_{name}": value for name, value in val.items()})
             if control.on_epoch_end(epoch, metrics):
                 return
+
+    def _rank_mean(self, metrics: dict, source: Any, per_batch: tuple[str, ...]) -> dict:
+        return ddp.mean_over_ranks(
+            metrics, getattr(source, "local_samples", 0), self.ddp, per_batch
+        )
+
+    @property
+    def is_main_process(self) -> bool:
+        """Rank 0 under torchrun (the process that writes), else always."""
+        return self.ddp is None or self.ddp.rank == 0
+
+    def use_ddp(self, context: ddp.DdpContext | None) -> None:
+        """Train data-parallel in this process group (set by the adapter under torchrun)."""
+        self.ddp = context
+        self._ddp_wrap = ddp.Wrapper(context)
+        if context is not None:
+            self.load_notes.append(context.note())
 
     def keep_in_eval_mode(self, modules: Iterable[torch.nn.Module]) -> None:
         """Keep these modules (BatchNorm of a frozen base) in inference mode while training."""
