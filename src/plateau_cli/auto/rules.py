@@ -17,8 +17,9 @@ place.
 | b | input scale     | the data health check flags unnormalised inputs             | widen     |
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
-| 1 | dynamics        | the log shows divergence                                    | lr-decay  |
-|   |                 | the log shows oscillation or a bouncing plateau             | augment   |
+| 1 | dynamics        | the log oscillates or diverged after >= 2 good epochs       | augment   |
+|   |                 | (diagnose's own split, `augment_settles`)             |           |
+|   |                 | divergence from the start or to NaN; a bouncing plateau     | lr-decay  |
 | 2 | frozen base     | frozen parameters, and the model does not overfit           | unfreeze  |
 | 3 | dead units      | >= DEAD_SHARE of a hidden ReLU layer's units are dead       | revive    |
 | 4 | overfitting     | training loss < OVERFIT_RATIO x validation loss (and the    | augment   |
@@ -30,15 +31,17 @@ place.
 Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
 moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
 val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
-Why augment for oscillation and bouncing (1), widen for unscaled inputs (b), measured on the
-zoo's tune half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds 0-2,
+Why augment for oscillation (1) and widen for unscaled inputs (b), measured on the zoo's tune
+half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds 0-2,
 notes/i15-auto.md): augment escaped the oscillation (0.713 -> 0.181), bouncing (0.520 -> 0.168)
 and divergence (18.0 -> 5.5) plateaus where lr-decay escaped only the divergence one; augment
 lowers the rate x0.2 as lr-decay does, and its noisy copies (4 passes an epoch) average the
-steps. Divergence keeps lr-decay (it escapes there too, and diagnose's corpus of runs blown up
-to 1e23 needs the lower rate first). On inputs at ~1e3 trained at SGD 1e-6, normalize's fold
-left the rate tuned for raw inputs and lost to continuing (44.4 vs 34.7), while widen's new
-units, learning at the raw scale, escaped (26.8).
+steps. All three logs read divergence after learning (two with an oscillation); a run broken
+from its first epochs (diagnose's corpus: loss to 1e23) or gone to NaN keeps lr-decay, and so
+does a bouncing plateau alone (no zoo log measured it). On
+inputs at ~1e3 trained at SGD 1e-6, normalize's fold left the rate tuned for raw inputs and
+lost to continuing (44.4 vs 34.7), while widen's new units, learning at the raw scale, escaped
+(26.8).
 Why restart: no arm escaped the vanishing-gradient plateaus (8 sigmoid layers, loss at ln 2);
 saying so beats training epochs that cannot help (DESIGN: a decision, exit 0, like nothing to
 change).
@@ -53,7 +56,7 @@ from dataclasses import dataclass
 
 from plateau_cli.auto.evidence import Evidence
 from plateau_cli.diagnose.base import FindingKind
-from plateau_cli.diagnose.recommend import bouncing, diverged_after_learning
+from plateau_cli.diagnose.recommend import augment_settles, bouncing
 
 DEAD_SHARE = 0.5
 OVERFIT_RATIO = 0.3
@@ -214,12 +217,11 @@ def _dynamics(e: Evidence) -> Choice | None:
     ]
     if not (kinds & _DYNAMICS or noisy):
         return None
-    # The same split as diagnose's plans: a run broken from its first epochs, or a bouncing
-    # plateau alone, gets the lower rate; oscillation, or divergence after learning, augment.
-    diverged = [f.evidence for f in d.findings if f.kind is FindingKind.DIVERGENCE]
-    if (diverged and not all(map(diverged_after_learning, diverged))) or not (
-        diverged or FindingKind.OSCILLATION in kinds
-    ):
+    # The same split as diagnose's plans: a run broken from its first epochs or gone to NaN,
+    # or a bouncing plateau alone, gets the lower rate; oscillation, or divergence after
+    # learning, gets augment.
+    diverged = FindingKind.DIVERGENCE in kinds
+    if not augment_settles(d.findings):
         what = "divergence" if diverged else "a bouncing plateau"
         return Choice(
             "lr-decay",

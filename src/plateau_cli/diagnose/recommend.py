@@ -10,7 +10,8 @@ without `raise-lr` next to a strategy that lowers the learning rate).
 | divergence         | lr-decay   |                    | restore-best (+ check-data/normalize     |
 |                    |            |                    | when broken from the first epoch)        |
 | divergence after   | augment    | lr-decay           | restore-best                             |
-| >= 2 good epochs   |            |                    |                                          |
+| >= 2 good epochs,  |            |                    |                                          |
+| to finite values   |            |                    |                                          |
 | divergence, blown  | none       |                    | restart (lower rate), inspect            |
 | up then collapsed  |            |                    |                                          |
 | improper-loss      | none       |                    | check-data (loss vs targets), restart    |
@@ -104,6 +105,16 @@ class _Plan:
 def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
     """The recommendation for findings sorted by priority (the first is the verdict)."""
     main = _plan(findings[0], stall)
+    if findings[0].kind is FindingKind.DIVERGENCE and augment_settles(findings):
+        main = _Plan(
+            S.AUGMENT,
+            f"{findings[0].metric} diverged at epoch {findings[0].evidence.get('epoch')} after"
+            " learning: the rate is too high for where the model now is."
+            " augment lowers it and averages the steps over noisy copies of the data; resume"
+            " from the last good epoch.",
+            (S.LR_DECAY,),
+            main.actions,
+        )
     kinds = {f.kind for f in findings}
     reason = main.reason
     oscillation = next((f for f in findings if f.kind is FindingKind.OSCILLATION), None)
@@ -158,15 +169,6 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         actions: list[Action] = []
         if ev.get("restore_epoch") is not None:
             actions.append(_restore(ev["restore_epoch"], stall.metric, ev.get("restore_value")))
-        if diverged_after_learning(ev):
-            return _Plan(
-                S.AUGMENT,
-                f"{finding.metric} diverged at epoch {ev.get('epoch')} after learning: the rate"
-                " is too high for where the model now is. augment lowers it and averages the"
-                " steps over noisy copies of the data; resume from the last good epoch.",
-                (S.LR_DECAY,),
-                tuple(actions),
-            )
         if ev.get("best_before") is None or ev.get("restore_epoch") is None:
             actions += [CHECK_DATA, NORMALIZE]  # broken from the first epoch: look at the data
         return _Plan(
@@ -344,13 +346,25 @@ LEARNED_EPOCHS = 2
 
 
 def diverged_after_learning(ev: Mapping[str, object]) -> bool:
-    """A divergence finding after >= LEARNED_EPOCHS good epochs, not a collapse to chance."""
+    """A divergence finding to finite values after >= LEARNED_EPOCHS good epochs, not a
+    collapse to chance."""
     restore = ev.get("restore_epoch")
     return (
         isinstance(restore, int)
         and restore >= LEARNED_EPOCHS
         and isinstance(ev.get("best_before"), float)
+        and ev.get("how") != "non-finite"
         and not ev.get("explosion_then_collapse")
+    )
+
+
+def augment_settles(findings: Sequence[Finding]) -> bool:
+    """The log oscillates or diverged, and every divergence in it came after learning, to
+    finite values: the dynamics augment escaped on the zoo's tune half (a run broken from its
+    first epochs, or gone to NaN, keeps lr-decay)."""
+    kinds = {f.kind for f in findings}
+    return bool(kinds & {FindingKind.OSCILLATION, FindingKind.DIVERGENCE}) and all(
+        diverged_after_learning(f.evidence) for f in findings if f.kind is FindingKind.DIVERGENCE
     )
 
 
