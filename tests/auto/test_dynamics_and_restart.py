@@ -1,4 +1,4 @@
-"""auto's dynamics split (oscillation / divergence after learning -> augment, a run broken from
+"""auto's dynamics split (divergence after learning -> augment; a run broken from
 its first epochs -> lr-decay) and its restart rule, each with the evidence that decides it; and
 that diagnose's recommendation for the same log names the same strategy."""
 
@@ -107,3 +107,15 @@ def test_saturating_layers_counts_torch_modules_and_keras_activations():
     )
     assert saturating_layers(SimpleNamespace(model=keras_like)) == 1
     assert saturating_layers(SimpleNamespace()) == 0
+
+
+def test_swings_beside_an_overfitting_verdict_leave_the_choice_to_overfitting():
+    rows = []
+    for e in range(40):
+        swing = 0.15 * (1 if e % 2 else -1) if 10 <= e < 20 else 0.0
+        rows.append({"loss": 0.01 + 2.0 * math.exp(-e / 4), "val_loss": 0.5 + 0.02 * e + swing})
+    diagnosis = diagnose(history_from_rows(rows), DiagnoseOptions(num_classes=10))
+    assert diagnosis.verdict is FindingKind.OVERFITTING
+    assert FindingKind.OSCILLATION in {f.kind for f in diagnosis.findings}
+    choice = choose(evidence(diagnosis=diagnosis, train_loss=0.01, val_loss=1.3))
+    assert (choice.strategy, choice.rule) == ("augment", "overfitting")

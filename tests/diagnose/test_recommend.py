@@ -40,7 +40,7 @@ def _ids(diagnosis: object) -> list[ActionId]:
         (stuck_at_ln10, S.NONE, [A.CHECK_DATA, A.NORMALIZE_INPUTS, A.INSPECT]),
         (frozen_accuracy, S.REBALANCE, [A.REBALANCE, A.CHECK_DATA]),
         (overfitting, S.AUGMENT, [A.RESTORE_BEST, A.REGULARIZE]),
-        (oscillating, S.AUGMENT, []),
+        (oscillating, S.LR_DECAY, []),
         (underfitting, S.WIDEN, [A.CHECK_FROZEN]),
         (plateau_with_gap, S.AUGMENT, [A.REGULARIZE]),
         (moderate_plateau, S.LR_DECAY, []),
@@ -86,8 +86,7 @@ def test_divergence_from_the_first_epoch_points_at_the_data() -> None:
 
 def test_oscillation_followed_by_a_plateau_mentions_dead_units() -> None:
     rec = diagnose(oscillation_then_plateau()).recommendation
-    assert rec.strategy is S.AUGMENT  # oscillation: augment escaped the zoo's tune half
-    assert S.REVIVE in rec.alternatives
+    assert rec.strategy is S.LR_DECAY
     assert "plateau-cli inspect MODEL --data DATA" in rec.reason
     assert "dead ReLU" in rec.reason
     assert S.WIDEN in rec.alternatives  # from the underfitting finding beside it

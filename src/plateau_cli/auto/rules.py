@@ -17,9 +17,10 @@ place.
 | b | input scale     | the data health check flags unnormalised inputs             | widen     |
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
-| 1 | dynamics        | the log oscillates or diverged after >= 2 good epochs       | augment   |
-|   |                 | (diagnose's own split, `augment_settles`)             |           |
-|   |                 | divergence from the start or to NaN; a bouncing plateau     | lr-decay  |
+| 1 | dynamics        | the log diverged after >= 2 good epochs, to finite values   | augment   |
+|   |                 | (diagnose's own split, `augment_settles`)                   |           |
+|   |                 | other divergence, oscillation, a bouncing plateau (not      | lr-decay  |
+|   |                 | beside an overfitting verdict: rule 4 decides then)         |           |
 | 2 | frozen base     | frozen parameters, and the model does not overfit           | unfreeze  |
 | 3 | dead units      | >= DEAD_SHARE of a hidden ReLU layer's units are dead       | revive    |
 | 4 | overfitting     | training loss < OVERFIT_RATIO x validation loss (and the    | augment   |
@@ -31,17 +32,14 @@ place.
 Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
 moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
 val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
-Why augment for oscillation (1) and widen for unscaled inputs (b), measured on the zoo's tune
-half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds 0-2,
-notes/i15-auto.md): augment escaped the oscillation (0.713 -> 0.181), bouncing (0.520 -> 0.168)
-and divergence (18.0 -> 5.5) plateaus where lr-decay escaped only the divergence one; augment
-lowers the rate x0.2 as lr-decay does, and its noisy copies (4 passes an epoch) average the
-steps. All three logs read divergence after learning (two with an oscillation); a run broken
-from its first epochs (diagnose's corpus: loss to 1e23) or gone to NaN keeps lr-decay, and so
-does a bouncing plateau alone (no zoo log measured it). On
-inputs at ~1e3 trained at SGD 1e-6, normalize's fold left the rate tuned for raw inputs and
-lost to continuing (44.4 vs 34.7), while widen's new units, learning at the raw scale, escaped
-(26.8).
+Why augment for divergence after learning (1) and widen for unscaled inputs (b), measured on
+the zoo's tune half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds
+0-2, notes/i15-auto.md): augment escaped the three logs that diverged after learning (val_loss
+0.713 -> 0.181, 0.520 -> 0.168, 18.0 -> 5.5) where lr-decay escaped one; augment lowers the
+rate x0.2 and trains on noisy copies (4 passes an epoch). An oscillation alone keeps lr-decay:
+on the `lr` samples (AdamW at 0.1) lr-decay reached 0.078 / 0.086 and augment 0.162. On inputs
+at ~1e3 trained at SGD 1e-6, normalize's fold left the rate tuned for raw inputs and lost to
+continuing (44.4 vs 34.7), while widen's new units, learning at the raw scale, escaped (26.8).
 Why restart: no arm escaped the vanishing-gradient plateaus (8 sigmoid layers, loss at ln 2);
 saying so beats training epochs that cannot help (DESIGN: a decision, exit 0, like nothing to
 change).
@@ -217,25 +215,29 @@ def _dynamics(e: Evidence) -> Choice | None:
     ]
     if not (kinds & _DYNAMICS or noisy):
         return None
-    # The same split as diagnose's plans: a run broken from its first epochs or gone to NaN,
-    # or a bouncing plateau alone, gets the lower rate; oscillation, or divergence after
-    # learning, gets augment.
-    diverged = FindingKind.DIVERGENCE in kinds
-    if not augment_settles(d.findings):
-        what = "divergence" if diverged else "a bouncing plateau"
+    if d.verdict is FindingKind.OVERFITTING and FindingKind.DIVERGENCE not in kinds:
+        # swings beside an overfitting verdict: the overfitting rule decides, as diagnose does
+        # (the zoo's overfit-augment log on breast_cancer, tune half: augment escaped it,
+        # lr-decay did not move it)
+        return None
+    # The same split as diagnose's plans: divergence after learning, to finite values, gets
+    # augment; a run broken from its first epochs or gone to NaN, an oscillation or a
+    # bouncing plateau, the lower rate.
+    if augment_settles(d.findings):
         return Choice(
-            "lr-decay",
+            "augment",
             "dynamics",
-            f"the log shows {what}: the steps are too large to settle, which a lower rate fixes",
-            ("augment",),
+            "the log shows divergence after learning: the steps are too large for where the model"
+            " now is; augment lowers the rate (x0.2) and averages the steps over noisy copies of"
+            " the data",
+            ("lr-decay",),
         )
-    what = "divergence after learning" if diverged else "oscillation"
+    what = ", ".join(sorted(k.value for k in kinds & _DYNAMICS)) or "a bouncing plateau"
     return Choice(
-        "augment",
+        "lr-decay",
         "dynamics",
-        f"the log shows {what}: the steps are too large to settle; augment lowers the rate"
-        " (x0.2) and averages the steps over noisy copies of the data",
-        ("lr-decay",),
+        f"the log shows {what}: the steps are too large to settle, which a lower rate fixes",
+        ("augment",),
     )
 
 
