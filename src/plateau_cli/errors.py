@@ -81,7 +81,9 @@ class ResourceError(PlateauError):
 
 
 class NothingToChange(PlateauError):
-    """`resume --strategy auto` on a run whose log says it converged or is healthy: no
-    training, exit 0, one line saying so (a user who wants a change names a strategy)."""
+    """`resume --strategy auto` on a run whose log says it converged or is healthy, or one only
+    a restart from scratch can help (auto's `restart` rule, the change named): no training,
+    exit 0, one line saying so. A decision, not a failure: exit 1 is DESIGN's "diagnose found
+    something" / "did not improve", and a user who wants a resume anyway names a strategy."""
 
     exit_status = ExitStatus.SUCCESS

@@ -91,4 +91,5 @@ def test_the_log_dynamics_win_over_the_checkpoint():
     diagnosis = diagnose(_oscillating_log(), DiagnoseOptions(num_classes=10))
     choice = choose(evidence(frozen_params=20_000, diagnosis=diagnosis))
     assert (choice.strategy, choice.rule) == ("lr-decay", "dynamics")
+    assert choice.strategy == diagnosis.recommendation.strategy.value
     assert "oscillation" in choice.reason

@@ -36,7 +36,7 @@ def _ids(diagnosis: object) -> list[ActionId]:
     ("build", "strategy", "actions"),
     [
         (nan_divergence, S.LR_DECAY, [A.RESTORE_BEST]),
-        (explosion, S.LR_DECAY, [A.RESTORE_BEST]),
+        (explosion, S.AUGMENT, [A.RESTORE_BEST]),  # finite, after 6 good epochs
         (stuck_at_ln10, S.NONE, [A.CHECK_DATA, A.NORMALIZE_INPUTS, A.INSPECT]),
         (frozen_accuracy, S.REBALANCE, [A.REBALANCE, A.CHECK_DATA]),
         (overfitting, S.AUGMENT, [A.RESTORE_BEST, A.REGULARIZE]),

@@ -256,3 +256,28 @@ def test_auto_revives_dead_units(torch_models, datasets, tmp_path) -> None:
     balanced = _balanced(datasets, tmp_path)
     report = _resume(torch_models["dead"], "auto", balanced, tmp_path / "o", "--trust-pickle")
     assert report["auto"]["chosen"] == "revive"
+
+
+def test_auto_says_restart_for_a_sigmoid_stack_at_chance(datasets, tmp_path) -> None:
+    """8 sigmoid layers, loss exactly ln 2: auto trains nothing, names the change, exit 0."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    layers: list = []
+    for width in (6, 16, 16, 16, 16, 16, 16, 16):
+        layers += [torch.nn.Linear(width, 16), torch.nn.Sigmoid()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(16, 2))
+    with torch.no_grad():
+        model[-1].weight.zero_()  # constant logits: the loss is ln 2 on any labels
+        model[-1].bias.zero_()
+    path = tmp_path / "sigmoid8.pt"
+    torch.save(model, path)
+    out = tmp_path / "o"
+    argv = ["resume", str(path), "--strategy", "auto", "--trust-pickle", "--epochs", "1"]
+    argv += ["--data", str(_balanced(datasets, tmp_path)), "--out", str(out)]
+    result = run_cli(argv)
+    assert result.code == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    for words in ("restart from scratch", "ReLU", "8 sigmoid/tanh layers", "action: restart"):
+        assert words in line
+    assert "error" not in result.stderr
+    assert not out.exists()

@@ -38,6 +38,9 @@ class Evidence:
     #: The data health check's warning ids (class-imbalance, unnormalised-inputs, ...) and
     #: their sentences.
     health: Mapping[str, str] = field(default_factory=dict)
+    #: Sigmoid/tanh activations in the model (`saturating_layers`): a deep stack of them is
+    #: where gradients vanish.
+    saturating_layers: int = 0
 
     @property
     def log_actions(self) -> tuple[str, ...]:
@@ -75,6 +78,7 @@ class Evidence:
             ),
             "log_actions": list(self.log_actions),
             "health": sorted(self.health),
+            "saturating_layers": self.saturating_layers,
         }
 
 
@@ -115,4 +119,27 @@ def gather(
         dead=tuple(handle.unit_activity(prepared)),
         diagnosis=diagnosis,
         health={w.id: w.text for w in data_health(bundle, io)},
+        saturating_layers=saturating_layers(handle),
     )
+
+
+#: Activations that saturate (gradient ~0 at both ends).
+_SATURATING = {"sigmoid", "tanh", "hardsigmoid", "hardtanh", "hard_sigmoid", "logsigmoid"}
+
+
+def saturating_layers(handle: ModelHandle) -> int:
+    """How many sigmoid/tanh activations the model applies, the output layer's included.
+
+    Read from the live model without importing a framework: torch modules by class name
+    (nn.Sigmoid, nn.Tanh), Keras layers by their `activation` function's name. 0 when the model
+    hides them (functional calls in forward, TorchScript).
+    """
+    model = getattr(handle, "model", None)
+    if hasattr(model, "modules"):  # torch.nn.Module
+        return sum(type(m).__name__.lower() in _SATURATING for m in model.modules())
+    count = 0
+    for layer in getattr(model, "layers", ()) or ():
+        activation = getattr(layer, "activation", None)
+        name = getattr(activation, "__name__", type(layer).__name__)
+        count += str(name).lower() in _SATURATING
+    return count

@@ -9,12 +9,18 @@ place.
 |---|-----------------|-------------------------------------------------------------|-----------|
 | 0 | nothing         | the log's verdict is converged (healthy: after rules a-5,   | none      |
 |   |                 | when none of them fired)                                    |           |
+| r | restart         | diagnose's recommendation names `restart`, or both losses   | none      |
+|   |                 | sit at chance (>= AT_CHANCE x ln C) in a model with >=      | (restart) |
+|   |                 | DEEP_SATURATING sigmoid/tanh layers: vanishing gradients    |           |
 | a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
 |   |                 | recommends the `rebalance` action                           |           |
-| b | input scale     | the data health check flags unnormalised inputs             | normalize |
+| b | input scale     | the data health check flags unnormalised inputs             | widen     |
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
-| 1 | dynamics        | the log shows divergence, oscillation or a bouncing plateau | lr-decay  |
+| 1 | dynamics        | the log diverged after >= 2 good epochs, to finite values   | augment   |
+|   |                 | (diagnose's own split, `augment_settles`)                   |           |
+|   |                 | other divergence, oscillation, a bouncing plateau (not      | lr-decay  |
+|   |                 | beside an overfitting verdict: rule 4 decides then)         |           |
 | 2 | frozen base     | frozen parameters, and the model does not overfit           | unfreeze  |
 | 3 | dead units      | >= DEAD_SHARE of a hidden ReLU layer's units are dead       | revive    |
 | 4 | overfitting     | training loss < OVERFIT_RATIO x validation loss (and the    | augment   |
@@ -26,6 +32,17 @@ place.
 Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
 moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
 val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
+Why augment for divergence after learning (1) and widen for unscaled inputs (b), measured on
+the zoo's tune half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds
+0-2, notes/i15-auto.md): augment escaped the three logs that diverged after learning (val_loss
+0.713 -> 0.181, 0.520 -> 0.168, 18.0 -> 5.5) where lr-decay escaped one; augment lowers the
+rate x0.2 and trains on noisy copies (4 passes an epoch). An oscillation alone keeps lr-decay:
+on the `lr` samples (AdamW at 0.1) lr-decay reached 0.078 / 0.086 and augment 0.162. On inputs
+at ~1e3 trained at SGD 1e-6, normalize's fold left the rate tuned for raw inputs and lost to
+continuing (44.4 vs 34.7), while widen's new units, learning at the raw scale, escaped (26.8).
+Why restart: no arm escaped the vanishing-gradient plateaus (8 sigmoid layers, loss at ln 2);
+saying so beats training epochs that cannot help (DESIGN: a decision, exit 0, like nothing to
+change).
 Why frozen comes before overfitting checks of the checkpoint (2): a frozen base caps the
 training loss itself; unfreezing is refused only when the model clearly overfits (FINDINGS §4
 and the unfreeze docstring: more capacity overfits more).
@@ -37,12 +54,18 @@ from dataclasses import dataclass
 
 from plateau_cli.auto.evidence import Evidence
 from plateau_cli.diagnose.base import FindingKind
+from plateau_cli.diagnose.recommend import augment_settles, bouncing
 
 DEAD_SHARE = 0.5
 OVERFIT_RATIO = 0.3
 #: The gap must also be this share of the chance loss (ln C), so tiny losses do not qualify.
 OVERFIT_GAP = 0.05
 MIN_WIDTH = 8
+#: Losses at or above this share of ln C count as "at chance" (a model at its class prior
+#: scores a little below ln C: 0.66 for breast_cancer's 63/37 split, 0.95 x ln 2).
+AT_CHANCE = 0.9
+#: This many sigmoid/tanh layers make a stack deep enough for its gradients to vanish.
+DEEP_SATURATING = 3
 #: Log findings that say the steps are too large.
 _DYNAMICS = {FindingKind.DIVERGENCE, FindingKind.OSCILLATION}
 
@@ -69,7 +92,17 @@ def choose(e: Evidence) -> Choice:
     )
     if converged is not None:
         return converged
-    rules = (_imbalance, _scale, _slow, _dynamics, _frozen, _dead, _overfitting, _bottleneck)
+    rules = (
+        _restart,
+        _imbalance,
+        _scale,
+        _slow,
+        _dynamics,
+        _frozen,
+        _dead,
+        _overfitting,
+        _bottleneck,
+    )
     for rule in (*rules, _settled):
         choice = rule(e)
         if choice is not None:
@@ -96,6 +129,37 @@ def _settled(e: Evidence) -> Choice | None:
     )
 
 
+#: The rule name of the restart decision (auto trains nothing, like NOTHING).
+RESTART = "restart"
+
+
+def _restart(e: Evidence) -> Choice | None:
+    at_chance = (
+        e.chance_loss is not None
+        and e.train_loss is not None
+        and e.val_loss is not None
+        and min(e.train_loss, e.val_loss) >= AT_CHANCE * e.chance_loss
+    )
+    vanishing = at_chance and e.saturating_layers >= DEEP_SATURATING
+    if not (vanishing or RESTART in e.log_actions):
+        return None
+    if vanishing:
+        why = (
+            f"the loss sits at chance (training {_f(e.train_loss)}, validation"
+            f" {_f(e.val_loss)}, ln {e.classes} = {_f(e.chance_loss)}) in a stack of"
+            f" {e.saturating_layers} sigmoid/tanh layers: the gradients vanish before they"
+            " reach the early layers"
+        )
+    else:
+        why = "the log shows a run that resuming cannot repair"
+    return Choice(
+        NOTHING,
+        RESTART,
+        f"{why}. No resume strategy helps; restart from scratch with ReLU activations and He"
+        " initialisation, batch normalisation or residual connections (action: restart)",
+    )
+
+
 def _imbalance(e: Evidence) -> Choice | None:
     if "class-imbalance" not in e.health and "rebalance" not in e.log_actions:
         return None
@@ -117,11 +181,12 @@ def _scale(e: Evidence) -> Choice | None:
         return None
     why = e.health["unnormalised-inputs"]
     return Choice(
-        "normalize",
+        "widen",
         "input-scale",
-        f"{why.rstrip('.')}: standardising what the first layer sees (folded, so the"
-        " function is kept) conditions training",
-        ("lr-find",),
+        f"{why.rstrip('.')}: new units learn at the raw scale where the old weights, tuned to a"
+        " rate small enough for it, barely move (the real fix is inputs standardised before"
+        " training)",
+        ("normalize", "lr-find"),
     )
 
 
@@ -145,14 +210,28 @@ def _dynamics(e: Evidence) -> Choice | None:
     if d is None:
         return None
     kinds = {f.kind for f in d.findings if f.actionable}
-    bouncing = any(
-        f.kind is FindingKind.PLATEAU
-        and isinstance(f.evidence.get("noise_over_level"), float)
-        and f.evidence["noise_over_level"] >= float(f.evidence.get("noisy_plateau_threshold", 0.1))
-        for f in d.findings
-    )
-    if not (kinds & _DYNAMICS or bouncing):
+    noisy = [
+        f.evidence for f in d.findings if f.kind is FindingKind.PLATEAU and bouncing(f.evidence)
+    ]
+    if not (kinds & _DYNAMICS or noisy):
         return None
+    if d.verdict is FindingKind.OVERFITTING and FindingKind.DIVERGENCE not in kinds:
+        # swings beside an overfitting verdict: the overfitting rule decides, as diagnose does
+        # (the zoo's overfit-augment log on breast_cancer, tune half: augment escaped it,
+        # lr-decay did not move it)
+        return None
+    # The same split as diagnose's plans: divergence after learning, to finite values, gets
+    # augment; a run broken from its first epochs or gone to NaN, an oscillation or a
+    # bouncing plateau, the lower rate.
+    if augment_settles(d.findings):
+        return Choice(
+            "augment",
+            "dynamics",
+            "the log shows divergence after learning: the steps are too large for where the model"
+            " now is; augment lowers the rate (x0.2) and averages the steps over noisy copies of"
+            " the data",
+            ("lr-decay",),
+        )
     what = ", ".join(sorted(k.value for k in kinds & _DYNAMICS)) or "a bouncing plateau"
     return Choice(
         "lr-decay",

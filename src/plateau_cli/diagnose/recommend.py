@@ -9,6 +9,9 @@ without `raise-lr` next to a strategy that lowers the learning rate).
 |--------------------|------------|--------------------|------------------------------------------|
 | divergence         | lr-decay   |                    | restore-best (+ check-data/normalize     |
 |                    |            |                    | when broken from the first epoch)        |
+| divergence after   | augment    | lr-decay           | restore-best                             |
+| >= 2 good epochs,  |            |                    |                                          |
+| to finite values   |            |                    |                                          |
 | divergence, blown  | none       |                    | restart (lower rate), inspect            |
 | up then collapsed  |            |                    |                                          |
 | improper-loss      | none       |                    | check-data (loss vs targets), restart    |
@@ -31,6 +34,14 @@ without `raise-lr` next to a strategy that lowers the learning rate).
 
 `recommend(findings, stall)` is pure (findings in, one Recommendation out): `resume --strategy
 auto` can call it on the findings of `diagnose(history)` as its log-based decision.
+
+Divergence after at least LEARNED_EPOCHS good epochs, to finite values, gets augment (its rate
+x0.2 plus noisy copies of the data), not lr-decay alone: on the development zoo's tune half
+(benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds 0-2) augment escaped all
+three such logs (val_loss 0.713 -> 0.181, 0.520 -> 0.168, 18.0 -> 5.5), lr-decay one. A run
+broken from its first epochs (loss to 1e23) or gone to NaN keeps lr-decay and the data checks;
+so does an oscillation without a divergence (the `lr` samples, AdamW at 0.1: lr-decay 0.078 /
+0.086 val_loss, augment 0.162, benchmarks/results/escape.json).
 
 An oscillation followed by a stall can be dead ReLU units, which no learning rate revives
 (FINDINGS.md section 2); the reason then says how to count them, and `revive` joins the
@@ -94,6 +105,16 @@ class _Plan:
 def recommend(findings: Sequence[Finding], stall: Stall) -> Recommendation:
     """The recommendation for findings sorted by priority (the first is the verdict)."""
     main = _plan(findings[0], stall)
+    if findings[0].kind is FindingKind.DIVERGENCE and augment_settles(findings):
+        main = _Plan(
+            S.AUGMENT,
+            f"{findings[0].metric} diverged at epoch {findings[0].evidence.get('epoch')} after"
+            " learning: the rate is too high for where the model now is."
+            " augment lowers it and averages the steps over noisy copies of the data; resume"
+            " from the last good epoch.",
+            (S.LR_DECAY,),
+            main.actions,
+        )
     kinds = {f.kind for f in findings}
     reason = main.reason
     oscillation = next((f for f in findings if f.kind is FindingKind.OSCILLATION), None)
@@ -273,7 +294,7 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
     if kind is FindingKind.PLATEAU:
         gap = ev.get("gap_over_reference")
         noise = ev.get("noise_over_level")
-        if isinstance(noise, float) and noise >= NOISY_PLATEAU:
+        if bouncing(ev):
             return _Plan(
                 S.LR_DECAY,
                 f"{finding.metric} bounces by about {noise:.0%} of its level from epoch to epoch"
@@ -312,6 +333,37 @@ def _plan(finding: Finding, stall: Stall) -> _Plan:
         )
         return _Plan(S.NONE, "The model has converged: low training loss, small gap.", (), (stop,))
     return _Plan(S.NONE, "Still improving: let it train; nothing to change yet.")
+
+
+def bouncing(ev: Mapping[str, object]) -> bool:
+    """A plateau finding's metric bounces (noise at least NOISY_PLATEAU of its level)."""
+    noise = ev.get("noise_over_level")
+    return isinstance(noise, float) and noise >= NOISY_PLATEAU
+
+
+#: A divergence whose best epoch before the blow-up is at least this far in learned first.
+LEARNED_EPOCHS = 2
+
+
+def diverged_after_learning(ev: Mapping[str, object]) -> bool:
+    """A divergence finding to finite values after >= LEARNED_EPOCHS good epochs, not a
+    collapse to chance."""
+    restore = ev.get("restore_epoch")
+    return (
+        isinstance(restore, int)
+        and restore >= LEARNED_EPOCHS
+        and isinstance(ev.get("best_before"), float)
+        and ev.get("how") != "non-finite"
+        and not ev.get("explosion_then_collapse")
+    )
+
+
+def augment_settles(findings: Sequence[Finding]) -> bool:
+    """The log diverged, every time after learning and to finite values: the dynamics that
+    augment escaped on the zoo's tune half (a run broken from its first epochs, gone to NaN, or
+    one that only oscillates keeps lr-decay)."""
+    diverged = [f for f in findings if f.kind is FindingKind.DIVERGENCE]
+    return bool(diverged) and all(diverged_after_learning(f.evidence) for f in diverged)
 
 
 #: Overfitting with the training loss below this share of its scale (ln C or the first loss) is
