@@ -69,8 +69,7 @@ def preflight(model: Path, sniffed: Sniffed, spec: DataSpec, strategy: str | Non
 def _refuse_blocked_calls(model: Path, config: dict[str, Any]) -> None:
     """A configuration that names non-modeling Keras APIs is refused first: before the data
     or anything else about the file is looked at, the same refusal the loader makes."""
-    from plateau_cli.adapters.keras.archive import blocked_calls
-    from plateau_cli.adapters.keras.translate import blocked_message
+    from plateau_cli.keras_config_scan import blocked_calls, blocked_message
 
     calls = blocked_calls(config)
     if calls:

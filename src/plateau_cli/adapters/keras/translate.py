@@ -27,6 +27,7 @@ from plateau_cli.errors import (
     PlateauError,
     UnsafeCheckpointError,
 )
+from plateau_cli.keras_config_scan import blocked_message
 
 #: Text of errors Keras raises when a config names a class or function it does not know.
 _UNKNOWN = (
@@ -75,17 +76,6 @@ def unsafe_message(path: Path, owners: tuple[str, ...] | list[str]) -> str:
         f"{path}: {who} holds Python bytecode, which runs when the model is loaded; Keras'"
         " safe mode refuses it. If you trust where the file came from, pass --trust-pickle"
         " (it lets Keras deserialise and run that code)"
-    )
-
-
-def blocked_message(path: Path, calls: tuple[str, ...] | list[str]) -> str:
-    """A config naming Keras APIs that are not model parts: refused whatever the flags."""
-    listed = "; ".join(calls[:3]) + (f" (+{len(calls) - 3} more)" if len(calls) > 3 else "")
-    return (
-        f"{path}: the model configuration asks Keras to run functions that are not part of a"
-        f" model ({listed}): they download, read or write files or switch off Keras' safe"
-        " mode, which no trained model needs; the file was crafted or damaged, and plateau-cli"
-        " does not load it (not even with --trust-pickle)"
     )
 
 

@@ -118,8 +118,11 @@ def _unfold_when_saving(
     save = handle.save
 
     def save_raw(path: Path, *, epochs_done: int) -> None:
-        folded = (layer.weight.detach().cpu().numpy().copy(), _bias(layer))
-        assert folded[1] is not None  # fold always leaves a bias
+        # Copies: a numpy view of a CPU parameter would follow the unfold below, and the
+        # restore after the save would then put the raw-scale bias back into training.
+        bias = _bias(layer)
+        assert bias is not None  # fold always leaves a bias
+        folded = (layer.weight.detach().cpu().numpy().copy(), bias.copy())
         _set(layer, *unfold(folded[0], folded[1], mean, std))
         hooks.pop().remove()
         try:
