@@ -38,7 +38,8 @@ def test_continue_counts_the_runs_epochs_and_reports_the_real_best(tmp_path, mon
     assert f"go on with: plateau-cli resume --continue {out}" in first.stderr
 
     monkeypatch.setattr(trainer_module.Trainer, "on_epoch_end", original)
-    second = run_cli(["resume", "--continue", str(out)])
+    # Code the run used is named again (a report never grants it): the same --model-factory.
+    second = run_cli(["resume", "--continue", str(out), *_code_args(sample)])
     assert second.code == 0, second.stderr
     # The run's real epoch over the run's length, not over what was left of it.
     assert re.findall(r"^epoch (\d+/\d+) ", second.stderr, re.M) == ["3/6", "4/6", "5/6", "6/6"]
@@ -55,10 +56,19 @@ def test_continue_counts_the_runs_epochs_and_reports_the_real_best(tmp_path, mon
     assert ".continue" not in md  # that folder is gone once the run completes
     assert "continued after epoch 2 of 6" in md
 
-    again = run_cli(["resume", "--continue", str(out)])
+    again = run_cli(["resume", "--continue", str(out), *_code_args(sample)])
     assert again.code == 2
     line = again.stderr.strip()
     assert "\n" not in line
     assert "start a new run from its checkpoint: plateau-cli resume" in line
     assert doc["output"]["path"] in line
     assert "--epochs N" in line
+
+
+def _code_args(sample: list[str]) -> list[str]:
+    """The --model-factory and --factory-arg options of a sample's command line."""
+    picked = []
+    for i, word in enumerate(sample[:-1]):
+        if word in ("--model-factory", "--factory-arg"):
+            picked += [word, sample[i + 1]]
+    return picked

@@ -191,7 +191,7 @@ def main(argv: list[str]) -> int:
         )  # fmt: skip
         shutil.copytree(out, workdir / "after" / str(point), symlinks=True)
         resumed = _child(
-            ["resume", "--continue", str(out), "--json"], None,
+            ["resume", "--continue", str(out), "--json", *_code_args(args)], None,
             workdir / "epochs" / f"{point}.continue", None,
         )  # fmt: skip
         outcomes.append(
@@ -200,6 +200,16 @@ def main(argv: list[str]) -> int:
     manifest = {"labels": labels, "outcomes": outcomes}
     (workdir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return 0
+
+
+def _code_args(args: list[str]) -> list[str]:
+    """The --model-factory and --factory-arg options: `--continue` runs code only when the
+    user names it again."""
+    picked = []
+    for i, word in enumerate(args[:-1]):
+        if word in ("--model-factory", "--factory-arg"):
+            picked += [word, args[i + 1]]
+    return picked
 
 
 if __name__ == "__main__":

@@ -83,7 +83,10 @@ def classify(ctx: Context, stall: Stall) -> Finding:
                 + ("" if gap is None else f" with a small gap ({gap:.1%})")
             )
         elif gap is not None and gap >= SMALL_GAP:
-            detail = f"; validation loss sits {gap:.0%} of {_reference_words(ctx)} above training"
+            detail = (
+                f"; validation loss {evidence['val_loss']:.4g} stays above training's"
+                f" {train_level:.4g}"
+            )
         else:
             detail = f"; training loss {train_level:.4g} is {ratio:.0%} of {_reference_words(ctx)}"
     severity = Severity.INFO if kind is FindingKind.CONVERGED else Severity.WARNING

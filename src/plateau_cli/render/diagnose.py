@@ -7,7 +7,6 @@ from the log (metric names, paths) are never parsed as rich markup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -33,7 +32,6 @@ MAX_CHART_WIDTH = 72
 #: Long curves are thinned to the extremes of this many buckets before drawing.
 THIN_BUCKETS = 500
 #: Evidence entries shown per finding in the table (the JSON has them all).
-MAX_EVIDENCE = 12
 
 
 def render_diagnosis(
@@ -147,10 +145,9 @@ def _findings_table(findings: tuple[Finding, ...]) -> Table:
     table.add_column("what and why")
     for finding in findings:
         kind = Text(finding.kind.value, style=SEVERITY_STYLE[finding.severity])
+        # The evidence behind each finding (slopes, waits, thresholds) is in --json: the
+        # terminal gives the sentence with the numbers that carry the verdict.
         body = Text(finding.summary)
-        evidence = _evidence_text(finding.evidence)
-        if evidence:
-            body.append("\n" + evidence, style="dim")
         table.add_row(kind, _epochs(finding), body)
     return table
 
@@ -160,20 +157,6 @@ def _epochs(finding: Finding) -> str:
     if start is None:
         return "-"
     return f"{start}" if end is None or end == start else f"{start}-{end}"
-
-
-def _evidence_text(evidence: Mapping[str, object]) -> str:
-    shown = [(k, v) for k, v in evidence.items() if v is not None and k != "metric"]
-    parts = [f"{k}={_value(v)}" for k, v in shown[:MAX_EVIDENCE]]
-    if len(shown) > MAX_EVIDENCE:
-        parts.append(f"(+{len(shown) - MAX_EVIDENCE} more in --json)")
-    return ", ".join(parts)
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, float):
-        return str(value)
-    return f"{value:.4g}"
 
 
 def _print_recommendation(console: Console, result: DiagnoseResult) -> None:

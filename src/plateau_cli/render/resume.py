@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shlex
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -53,9 +54,8 @@ def render_summary(console: Console, report: ResumeReport) -> None:
     console.print(table)
     if any(not is_validation(name) for name in names):
         console.print(
-            "[muted]training rows: the baseline is evaluated in eval mode; the epochs' values are"
-            " averaged while training (dropout active, weights moving), so compare them with"
-            " care; val_ rows are alike[/muted]",
+            "[muted]training rows: the baseline is measured with the weights fixed, the epochs"
+            " while training (dropout on, weights moving)[/muted]",
             soft_wrap=True,
         )
     stopped = report.stopped_reason.value + (
@@ -75,14 +75,33 @@ def render_summary(console: Console, report: ResumeReport) -> None:
     )
 
 
+#: Options naming code: `--continue` runs it only when the user names it again.
+_CODE_OPTIONS = ("--model-factory", "--factory-arg", "--import")
+
+
+def code_options(command_line: tuple[str, ...] | list[str]) -> list[str]:
+    """The options of the original command that name code (and a `--data module:function`),
+    to repeat after `--continue`: a report never grants code by itself."""
+    words = list(command_line)
+    picked: list[str] = []
+    for i, word in enumerate(words[:-1]):
+        value = words[i + 1]
+        entry_point = word == "--data" and ":" in value and not Path(value).exists()
+        if word in _CODE_OPTIONS or entry_point:
+            picked += [word, value]
+    return picked
+
+
 def render_go_on(console: Console, report: ResumeReport) -> None:
     """After Ctrl-C: the one command that goes on from the last completed epoch."""
     if report.continuation is None:
         return
     done = len(report.history)
+    again = " ".join(shlex.quote(arg) for arg in code_options(report.command_line))
     console.print(
         f"interrupted after epoch {done} of {report.epochs_requested}; go on with:"
-        f" plateau-cli resume --continue {escape(shlex.quote(str(report.out_dir)))}",
+        f" plateau-cli resume --continue {escape(shlex.quote(str(report.out_dir)))}"
+        + (f" {escape(again)}" if again else ""),
         soft_wrap=True,
         highlight=False,
     )

@@ -35,6 +35,7 @@ from plateau_cli.out_claim import check_claim, input_paths, move_aside
 from plateau_cli.out_lock import out_lock
 from plateau_cli.outputs import default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, ResumeReport
+from plateau_cli.run.continue_checks import GivenAgain
 from plateau_cli.run.distributed import refuse_several_processes
 from plateau_cli.run.resume import ResumeRequest, run_resume
 from plateau_cli.run.resume_continue import continue_resume
@@ -247,9 +248,17 @@ def _advance(
             )  # fmt: skip
             c.report = run_resume(request, observer, pause_after=pause)
         else:
+            # The user named the factory, the data and the imports on this very command line:
+            # the candidate goes on with them (a report alone never grants code).
+            given = GivenAgain(
+                model_factory=base.load.model_factory,
+                factory_args=base.load.factory_args,
+                data=base.data,
+            )
             c.report = continue_resume(
                 c.out_dir, observer, trust_pickle=base.load.trust_pickle,
-                device=base.load.device, pause_after=pause,
+                device=base.load.device, pause_after=pause, given=given,
+                imports=base.load.imports,
             )  # fmt: skip
     except StrategyNotApplicableError as exc:
         c.status, c.reason = "does not apply", exc.message

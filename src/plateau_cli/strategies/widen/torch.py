@@ -69,6 +69,7 @@ def apply(
         after = plan.max_abs_change(original, _outputs(model, inputs))
     remap = torch_state.remap_optimizer(handle, old_modules, new_modules, chain, units, options)
     rebuilt = rebuilt_factory_args(handle, chain, new_width)
+    rebuild = _rebuild_note(handle, chain, new_width, rebuilt)  # before the args change below
     if rebuilt is not None:
         handle.factory_args = dict(rebuilt)  # what builds the module now (Lightning hparams)
     widened = Widened(
@@ -83,7 +84,7 @@ def apply(
         params_before=params_before,
         params_after=sum(p.numel() for p in model.parameters()),
         optimizer=remap,
-        rebuild=_rebuild_note(handle, chain, new_width, rebuilt),
+        rebuild=rebuild,
         factory_args=rebuilt,
     )
     return build_outcome(widened, options, context.seed)
@@ -221,19 +222,19 @@ def _rebuild_note(handle: TorchHandle, chain: Chain, new_width: int, rebuilt: di
     layer, word = chain.layer.name, chain.layer.unit_word
     if handle.template.layout.format == PICKLED_MODULE:
         return (
-            f"the checkpoint holds the whole module: it loads as it is, with {layer}"
+            f"the checkpoint holds the whole module: it loads as it is, with '{layer}'"
             f" {new_width} {word} wide"
         )
     key = next((k for k, v in (rebuilt or {}).items() if handle.factory_args.get(k) != v), None)
     if key is not None:
         return (
-            f"the checkpoint now holds {layer} with {new_width} {word} (was {chain.layer.width}):"
-            f" rebuild the module with --factory-arg {key}={new_width}"
+            f"the checkpoint now holds '{layer}' with {new_width} {word} (was"
+            f" {chain.layer.width}): rebuild the module with --factory-arg {key}={new_width}"
         )
     return (
-        f"the checkpoint now holds {layer} with {new_width} {word} (was {chain.layer.width}):"
+        f"the checkpoint now holds '{layer}' with {new_width} {word} (was {chain.layer.width}):"
         f" rebuild the module with your factory given the new width (e.g. --factory-arg"
-        f" hidden={new_width}, with your factory's name for the width of {layer})"
+        f" hidden={new_width}, with your factory's name for the width of '{layer}')"
     )
 
 
