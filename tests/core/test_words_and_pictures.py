@@ -185,10 +185,31 @@ def test_an_interrupted_run_names_the_command_that_goes_on(tmp_path):
     out = tmp_path / "my run"
     report = SimpleNamespace(
         continuation={"checkpoint": ".continue/m.keras"}, history=(1, 2, 3), epochs_requested=40,
-        out_dir=out,
+        out_dir=out, command_line=("plateau-cli", "resume", "m.keras", "--data", "d.npz"),
     )  # fmt: skip
     buffer = io.StringIO()
     render_go_on(Console(file=buffer, width=200), report)  # type: ignore[arg-type]
     assert buffer.getvalue().strip() == (
         f"interrupted after epoch 3 of 40; go on with: plateau-cli resume --continue '{out}'"
+    )
+
+
+def test_the_command_that_goes_on_repeats_the_code_the_run_named(tmp_path):
+    """A report never grants code: the line names --model-factory and its arguments again."""
+    from types import SimpleNamespace
+
+    from plateau_cli.render.resume import render_go_on
+
+    out = tmp_path / "run"
+    command = ("plateau-cli", "resume", "c.pt", "--model-factory", "nets.py:mlp",
+               "--factory-arg", "hidden=32", "--data", "d.npz", "--out", str(out))  # fmt: skip
+    report = SimpleNamespace(
+        continuation={"checkpoint": ".continue/c.pt"}, history=(1, 2), epochs_requested=6,
+        out_dir=out, command_line=command,
+    )  # fmt: skip
+    buffer = io.StringIO()
+    render_go_on(Console(file=buffer, width=300), report)  # type: ignore[arg-type]
+    assert buffer.getvalue().strip() == (
+        f"interrupted after epoch 2 of 6; go on with: plateau-cli resume --continue {out}"
+        " --model-factory nets.py:mlp --factory-arg hidden=32"
     )
