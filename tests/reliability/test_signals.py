@@ -35,7 +35,14 @@ def start(module: str, checkpoint: Path, data: Path, out: Path) -> subprocess.Po
     return subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def wait_for(proc: subprocess.Popen, prefix: str, seen: list[str], timeout: float = 120) -> None:
+def wait_for(
+    proc: subprocess.Popen,
+    prefix: str,
+    seen: list[str],
+    timeout: float = 120,
+    *,
+    anywhere: bool = False,
+) -> None:
     assert proc.stderr is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -43,7 +50,7 @@ def wait_for(proc: subprocess.Popen, prefix: str, seen: list[str], timeout: floa
         if not line:
             break
         seen.append(line)
-        if line.startswith(prefix):
+        if line.startswith(prefix) or (anywhere and prefix in line):
             return
     proc.kill()
     pytest.fail(f"never saw {prefix!r}:\n{''.join(seen)}")
@@ -95,6 +102,10 @@ def test_sigterm_then_signals_during_the_final_save_are_ignored(torch_checkpoint
     seen: list[str] = []
     wait_for(proc, "epoch 2/", seen)
     proc.send_signal(signal.SIGTERM)
+    # Two signals pending at once run their handlers in signal-number order (SIGINT first), so
+    # the next ones go only once the run has said it is stopping: the save after that line is
+    # the final one, not a recovery point written while SIGTERM was still undelivered.
+    wait_for(proc, "stopped: SIGTERM", seen, anywhere=True)
     wait_for(proc, "SAVE-STARTED", seen)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGINT):  # impatient user, then CI
         proc.send_signal(sig)
