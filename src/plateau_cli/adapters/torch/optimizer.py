@@ -63,6 +63,22 @@ class OptimizerSetup:
     #: Why the saved state was read as this class (the param-group entries that tell).
     inferred_from: str | None = None
 
+    def handle_arguments(self, options: LoadOptions, *, factory: bool) -> dict[str, Any]:
+        """What every TorchHandle is built with from the optimizer and the load options, so
+        a plain file and a Hugging Face directory cannot drift apart in what they carry.
+        `factory`: whether the module came from `--model-factory` (then it is rebuilt from it)."""
+        return {
+            "optimizer": self.optimizer,
+            "optimizer_state": self.state,
+            "optimizer_detail": self.detail,
+            "frozen_by_checkpoint": self.frozen,
+            "optimizer_inferred_from": self.inferred_from,
+            "loss_option": options.loss,
+            "output_option": options.output,
+            "model_factory": options.model_factory if factory else None,
+            "factory_args": dict(options.factory_args) if factory else {},
+        }
+
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     key = name.strip().lower().replace("-", "").replace("_", "")
