@@ -15,6 +15,8 @@ the spread. `--all-strategies` runs every strategy on every scenario (the ground
     python benchmarks/escape.py                        # the README's table (several minutes)
     python benchmarks/escape.py --all-strategies --json results.json
     python benchmarks/escape.py --quick                # tiny: the smoke test
+    python benchmarks/escape.py --scenarios dead --strategies revive,augment,auto \
+        --update benchmarks/results/escape.json       # re-measure some arms, keep the rest
 
 Each framework runs in a subprocess of its own (torch and TensorFlow in one process is fragile).
 """
@@ -34,7 +36,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
+#: The arms of --all-strategies: the original four, measured on every sample.
 STRATEGIES = ("lr-decay", "augment", "widen", "unfreeze")
+#: Every arm `--strategies` may name (auto included: its choice, measured like a strategy).
+ARMS = (*STRATEGIES, "lr-find", "normalize", "rebalance", "regularize", "revive", "auto")
 BATCH_SIZE = 32
 
 
@@ -174,7 +179,7 @@ def worker(
         scenario = scenarios.BY_NAME[name]
         for arm in arms:
             arm_name = scenario.strategy if arm == "matching" else arm
-            if arm_name not in ("continue", "reduce-lr", *STRATEGIES):
+            if arm_name not in ("continue", "reduce-lr", *ARMS):
                 continue
             for seed in seeds:
                 row: dict[str, Any] = {"framework": framework, "scenario": name, "arm": arm_name}
@@ -239,6 +244,19 @@ def summarize(rows: list[dict[str, Any]], matching: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _updated(path: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`path`'s rows with this run's (framework, scenario, arm, seed) rows in their place."""
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return (row["framework"], row["scenario"], row["arm"], row["seed"])
+
+    new = {key(r): r for r in rows}
+    kept = [r for r in json.loads(path.read_text()) if key(r) not in new]
+    merged = kept + rows
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+    return merged
+
+
 def _arm_order(arm: str) -> tuple[int, str]:
     return ({"continue": 0, "reduce-lr": 1}.get(arm, 2), arm)
 
@@ -261,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", default="lr,widen,unfreeze,augment,dead")
     parser.add_argument("--frameworks", default="keras,torch")
     parser.add_argument("--all-strategies", action="store_true", help="every strategy everywhere")
+    parser.add_argument("--strategies", help=f"these arms (any of {', '.join(ARMS)})")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument(
+        "--update", type=Path, help="replace these runs' rows in this JSON file, keep the rest"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -269,7 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs, args.seeds, args.scenarios = 2, "0", "lr"
     seeds = [int(s) for s in args.seeds.split(",")]
     names = args.scenarios.split(",")
-    arms = ["continue", "reduce-lr", *(STRATEGIES if args.all_strategies else ["matching"])]
+    if args.strategies:
+        unknown = sorted(set(args.strategies.split(",")) - set(ARMS))
+        if unknown:
+            parser.error(f"unknown arms: {', '.join(unknown)}")
+        chosen = args.strategies.split(",")
+    else:
+        chosen = list(STRATEGIES) if args.all_strategies else ["matching"]
+    arms = ["continue", "reduce-lr", *chosen]
     if args.worker:
         worker(args.worker, names, arms, seeds, args.epochs)
         return 0
@@ -280,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         argv_ = [sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs)]
         argv_ += ["--seeds", args.seeds, "--scenarios", ",".join(names)]
         argv_ += ["--all-strategies"] if args.all_strategies else []
+        argv_ += ["--strategies", args.strategies] if args.strategies else []
         proc = subprocess.run(argv_, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)
@@ -287,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    if args.update:
+        rows = _updated(args.update, rows)
     print(f"best validation loss over {args.epochs} epochs, seeds {args.seeds} (mean±sd)")
     print(summarize(rows, matching))
     return 0
