@@ -42,7 +42,7 @@ class LoadOptions:
     #: `--import`: modules or .py files imported before loading (Keras custom objects,
     #: classes a torch factory or a pickled module needs). Explicit opt-in, as --model-factory.
     imports: tuple[str, ...] = ()
-    #: Keras: `mirrored` or `multi-worker` (tf.distribute); None runs on one device.
+    #: Keras: `mirrored` (tf.distribute); None runs on one device.
     distribute: str | None = None
 
 

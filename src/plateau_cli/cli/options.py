@@ -118,8 +118,8 @@ DistributeOpt = Annotated[
     str | None,
     typer.Option(
         help=(
-            "Keras: train data-parallel with tf.distribute: mirrored (all GPUs of this machine)"
-            " or multi-worker (the machines in TF_CONFIG). --batch-size is the global batch."
+            "Keras: train data-parallel with tf.distribute: mirrored (all GPUs of this"
+            " machine). --batch-size is the global batch."
             " PyTorch runs data-parallel under torchrun instead."
         ),
         rich_help_panel=LOAD_PANEL,

@@ -142,7 +142,19 @@ class RunSetup:
     train_eval: Mapping[str, Any] | None = None
 
 
+#: Keras 3's TensorFlow trainer fails under MultiWorkerMirroredStrategy (its fit and evaluate
+#: meet PerReplica values they cannot convert: keras-team/keras#20585, seen here with two local
+#: workers), so the option is refused before anything loads rather than failing mid-run.
+_MULTI_WORKER_REFUSAL = (
+    "--distribute multi-worker: Keras 3 cannot train under TensorFlow's"
+    " MultiWorkerMirroredStrategy (fit fails on PerReplica values, keras-team/keras#20585);"
+    " use --distribute mirrored for the GPUs of one machine"
+)
+
+
 def check_load_options(framework: str, options: LoadOptions) -> None:
+    if options.distribute and options.distribute.strip().lower() == "multi-worker":
+        raise UsageError(_MULTI_WORKER_REFUSAL)
     if framework == "torch" and options.distribute:
         raise UsageError(
             "--distribute applies to Keras models; a PyTorch resume runs data-parallel under"

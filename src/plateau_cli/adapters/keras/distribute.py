@@ -1,4 +1,4 @@
-"""`--distribute mirrored|multi-worker`: Keras on TensorFlow's own data-parallel engine.
+"""`--distribute mirrored`: Keras on TensorFlow's own data-parallel engine.
 
 Keras 3's distribution API (`keras.distribution`) serves the JAX backend only; with the
 TensorFlow backend `tf.distribute` is the engine, and Keras' trainer uses the strategy whose
@@ -9,14 +9,13 @@ variables later (widen builds a new model, a schedule or a reset makes a new opt
 variable created outside the scope is refused by the strategy.
 
 The data is batched by the global --batch-size (Keras splits each batch across replicas), so
-the updates are those of a one-process run with the same batch. With MultiWorkerMirroredStrategy
-(one process per machine, TF_CONFIG naming them) only the chief writes.
+the updates are those of a one-process run with the same batch. MultiWorkerMirroredStrategy
+(several machines) is refused before loading: Keras 3's trainer fails under it
+(keras-team/keras#20585; reproduced here with two local workers), see run/resume.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +24,7 @@ import tensorflow as tf
 from plateau_cli.errors import UsageError
 
 MIRRORED = "mirrored"
-MULTI_WORKER = "multi-worker"
-CHOICES = (MIRRORED, MULTI_WORKER)
+CHOICES = (MIRRORED,)
 
 
 @dataclass(frozen=True)
@@ -44,10 +42,9 @@ class Distribution:
         return int(self.strategy.num_replicas_in_sync)
 
     def note(self) -> str:
-        who = "; only the chief writes" if self.name == MULTI_WORKER else ""
         return (
             f"tf.distribute {self.name} on {self.replicas} replica(s): --batch-size is the"
-            f" global batch, split across them{who}"
+            " global batch, split across them"
         )
 
 
@@ -59,9 +56,6 @@ def enter(name: str | None) -> Distribution | None:
     if name == MIRRORED:
         strategy = tf.distribute.MirroredStrategy(_local_devices())
         chief = True
-    elif name == MULTI_WORKER:
-        chief = _is_chief(os.environ.get("TF_CONFIG"))
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         raise UsageError(f"--distribute must be one of {', '.join(CHOICES)}. Received: {name!r}")
     scope = strategy.scope()
@@ -74,21 +68,3 @@ def _local_devices() -> list[str]:
     gpus = tf.config.list_logical_devices("GPU")
     devices = gpus or tf.config.list_logical_devices("CPU")
     return [device.name for device in devices]
-
-
-def _is_chief(tf_config: str | None) -> bool:
-    """The chief: task type `chief`, or worker 0 when the cluster names no chief."""
-    if not tf_config:
-        raise UsageError(
-            "--distribute multi-worker reads the cluster from TF_CONFIG, which is not set:"
-            ' export TF_CONFIG=\'{"cluster": {"worker": [...]}, "task": {"type": "worker",'
-            ' "index": N}}\' on every machine'
-        )
-    try:
-        config = json.loads(tf_config)
-        task = config.get("task", {})
-        kind, index = task.get("type", "worker"), int(task.get("index", 0))
-        has_chief = bool(config.get("cluster", {}).get("chief"))
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise UsageError(f"TF_CONFIG is not the JSON TensorFlow expects ({exc})") from exc
-    return kind == "chief" or (not has_chief and kind == "worker" and index == 0)

@@ -127,7 +127,7 @@ class KerasHandle(ModelHandle):
 
     @property
     def is_main_process(self) -> bool:
-        """The chief under `--distribute multi-worker`, else always."""
+        """Always: a mirrored run is one process (torch ranks decide in their own handle)."""
         return self.distribution is None or self.distribution.chief
 
     def use_distribution(self, distribution: Distribution | None) -> None:
