@@ -29,6 +29,10 @@ _STATE_WORDS = {
 }
 
 
+#: The layer column's width in an 80-column terminal (wider ones give it more).
+_NAME_WIDTH = 20
+
+
 def _shown_name(name: str) -> str:
     """A nested model's layers (`base/inner/conv`) indented under the model's own row, by
     their name inside it: the full path is as long as the base's name plus the layer's
@@ -45,9 +49,13 @@ def render_inspect(console: Console, d: ModelDescription) -> None:
         soft_wrap=True,
     )
     table = Table(show_edge=False, header_style="bold")
-    # The layer column folds rather than cutting a name short ("BatchNormalizat…" is still
-    # readable as a type; a cut name is not a name).
-    table.add_column("layer", overflow="fold")
+    # The layer column has its own width and folds rather than cutting a name short: left to
+    # rich, it is the widest column and the first squeezed, to 17 characters in 80 columns
+    # ("BatchNormalizat…" still reads as a type; a cut name is not a name).
+    shown = [_shown_name(layer.name) for layer in d.layers]
+    longest = max((len(name) for name in shown), default=0)
+    width = max(len("layer"), min(longest, max(_NAME_WIDTH, console.width - 60)))
+    table.add_column("layer", overflow="fold", width=width)
     for column, justify in (
         ("type", "left"),
         ("output shape", "left"),
@@ -55,14 +63,14 @@ def render_inspect(console: Console, d: ModelDescription) -> None:
         ("trainable", "left"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for layer in d.layers:
+    for name, layer in zip(shown, d.layers, strict=True):
         trainable = {True: "yes", False: "[warning]frozen[/warning]", None: "partly"}[
             layer.trainable
         ]
         if layer.params == 0:
             trainable = "[muted]–[/muted]"
         table.add_row(
-            escape(_shown_name(layer.name)),
+            escape(name),
             escape(layer.kind),
             escape(layer.output_shape or "?"),
             f"{layer.params:,}",
