@@ -75,7 +75,10 @@ TrustPickle = Annotated[
 ModelFactory = Annotated[
     str | None,
     typer.Option(
-        help="PyTorch: module:callable or file.py:callable that builds the model.",
+        help=(
+            "module:callable or file.py:callable that builds the model: for PyTorch"
+            " checkpoints, Keras .weights.h5 files and BackupAndRestore directories."
+        ),
         rich_help_panel=LOAD_PANEL,
     ),
 ]
