@@ -76,8 +76,7 @@ ModelFactory = Annotated[
     str | None,
     typer.Option(
         help=(
-            "module:callable or file.py:callable that builds the model: for PyTorch"
-            " checkpoints, Keras .weights.h5 files and BackupAndRestore directories."
+            "module:callable or file.py:callable that builds a PyTorch or weights-only Keras model."
         ),
         rich_help_panel=LOAD_PANEL,
     ),
