@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.runner import run_cli
+from tests.test_schemas import validate
 
 keras = pytest.importorskip("keras")
 pytestmark = [pytest.mark.keras, pytest.mark.slow]
@@ -62,6 +63,7 @@ def test_json_names_nested_layers_in_full_and_counts_their_dead_units(nested):
     result = run_cli(["inspect", str(path), "--data", str(data), "--json"])
     assert result.code == 0, result.stderr
     document = json.loads(result.stdout)
+    validate(document, "inspect")
     names = [layer["name"] for layer in document["layers"]]
     assert BASE in names
     assert f"{BASE}/block_1_expand" in names

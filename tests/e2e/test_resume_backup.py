@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.test_schemas import validate
+
 keras = pytest.importorskip("keras")
 pytestmark = [pytest.mark.keras, pytest.mark.slow]
 
@@ -105,6 +107,7 @@ def test_resume_writes_a_full_keras_model_whose_metrics_the_report_gives(run):
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    validate(report, "report")
     assert report == json.loads((out / "report.json").read_text())
     assert report["input"]["format"] == "keras-backup-dir"
     assert report["optimizer"]["loaded_state"] == "restored"
@@ -151,6 +154,7 @@ def test_inspect_shows_the_epoch_it_stopped_at(run):
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
+    validate(document, "inspect")
     assert document["format"] == "keras-backup-dir"
     assert document["extra"]["checkpoint_epoch"] == 2
     assert document["optimizer"]["iterations"] == 6
