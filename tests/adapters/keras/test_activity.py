@@ -101,3 +101,16 @@ def test_relu6_layers_are_named_so():
     model = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
     (unit,) = unit_activity(model, _batches())
     assert (unit.layer, unit.activation, unit.units) == ("r6", "relu6", FEATURES)
+
+
+def test_a_base_inside_a_sequential_model():
+    """`keras.Sequential([base, ...])`: the outer graph is the Sequential's own."""
+    model = keras.Sequential(
+        [
+            keras.Input((FEATURES,)),
+            _base(),
+            keras.layers.Dense(2, activation="softmax", name="out"),
+        ]
+    )
+    found = {u.layer: (u.units, u.dead) for u in unit_activity(model, _batches())}
+    assert found == {"base/r": (4, 2), "base/dr": (5, 1), "base/act": (3, 2)}

@@ -136,7 +136,11 @@ def _build(
     if not tensors and not children:
         return None
     try:
-        model = keras.Model(container.inputs, [*tensors, *fed])
+        inputs = container.inputs
+        # One input as a tensor, not a list of one: called with a tensor, Keras would warn
+        # that the structure differs on every batch.
+        inputs = inputs[0] if len(inputs) == 1 else inputs
+        model = keras.Model(inputs, [*tensors, *fed])
     except _GRAPH_ERRORS:  # a subclassed model: no graph to tap
         return None
     return _Probe(model, taps, children, nested)
