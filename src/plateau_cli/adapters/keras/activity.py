@@ -90,11 +90,17 @@ def _graph(container: Any) -> Any:
 
 
 def _fed_tensor(layer: Any, graph: Any) -> Any:
-    """What `layer` (a nested model) receives in `graph`: the input of its node there."""
-    from keras.src.ops.function import make_node_key
+    """What `layer` (a nested model) receives in `graph`: the input of its node there (a base
+    shared by two models has a node in each); None when that cannot be told (Keras internals
+    moved) or it takes several inputs, and the nested model is then left out."""
+    try:
+        from keras.src.ops.function import make_node_key
 
-    own = getattr(graph, "_nodes", set())
-    for index, node in enumerate(layer._inbound_nodes):
+        own = graph._nodes
+        nodes = list(layer._inbound_nodes)
+    except (ImportError, AttributeError):
+        return None
+    for index, node in enumerate(nodes):
         if make_node_key(layer, index) in own:
             tensors = node.input_tensors
             return tensors[0] if len(tensors) == 1 else None
