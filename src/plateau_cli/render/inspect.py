@@ -164,7 +164,8 @@ def _nested_lines(console: Console, units: list[UnitActivity]) -> None:
         total = sum(u.units for u in group)
         style = "warning" if dead else "good"
         console.print(
-            f"  nested model {escape(repr(model))}: {len(group)} ReLU layers, [{style}]{dead:,}"
+            f"  nested model {escape(repr(model))}: {len(group)} ReLU"
+            f" layer{'s' if len(group) != 1 else ''}, [{style}]{dead:,}"
             f" of {total:,} units dead[/{style}] on {group[0].samples:,} training samples",
             soft_wrap=True,
         )
