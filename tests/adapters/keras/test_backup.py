@@ -160,6 +160,9 @@ def test_double_checkpoint_falls_back_to_the_previous_state(tmp_path, factory):
     assert description.extra["backup_weights"] == "latest.weights.h5.bkp"
     assert description.optimizer.iterations == 4
     assert any("previous backup" in note for note in description.notes)
+    with pytest.raises(BadInputError) as caught:  # a factory that builds another model
+        builders.load(backup, model_factory=factory, factory_args={"hidden": 6})
+    assert str(backup / "latest.weights.h5.bkp") in str(caught.value)
 
 
 @pytest.mark.parametrize(

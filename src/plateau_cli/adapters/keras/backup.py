@@ -80,7 +80,13 @@ def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
             " model; name the code that builds it: --model-factory build.py:make_model"
         )
     with _keras_named(state.weights) as weights:
-        loaded = weights_only.load(weights, fmt, options)
+        try:
+            loaded = weights_only.load(weights, fmt, options)
+        except BadInputError as exc:
+            if weights == state.weights:
+                raise
+            # Name the user's file, not the temporary alias Keras read it through.
+            raise type(exc)(exc.message.replace(str(weights), str(state.weights))) from exc
     notes = [
         note.replace(weights.name, state.weights.name) if weights != state.weights else note
         for note in loaded.notes
