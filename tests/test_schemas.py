@@ -69,7 +69,7 @@ def test_inspect_formats_match_the_adapters():
     from plateau_cli.adapters import sniff
     from plateau_cli.adapters.torch import file_view, layouts
 
-    expected = {sniff.KERAS_V3, sniff.KERAS_H5}
+    expected = {sniff.KERAS_V3, sniff.KERAS_H5, sniff.KERAS_BACKUP_DIR}
     expected |= {layouts.CHECKPOINT_DICT, layouts.LIGHTNING, layouts.STATE_DICT}
     expected |= {layouts.SAFETENSORS, layouts.TORCHSCRIPT, layouts.PICKLED_MODULE}
     expected |= {sniff.HF_DIRECTORY, file_view.OPTIMIZER_STATE, file_view.SCHEDULER_STATE}

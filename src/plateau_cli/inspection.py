@@ -64,6 +64,8 @@ class DataProbe:
     val: Mapping[str, float]
     units: tuple[UnitActivity, ...]
     health: tuple[HealthWarning, ...]
+    #: "keras" or "torch": where ReLUs can be observed is said in the framework's words.
+    framework: str = ""
 
     @property
     def dead_layers(self) -> list[UnitActivity]:
@@ -86,6 +88,7 @@ def probe_with_data(
         val=handle.evaluate(prepared, "val"),
         units=tuple(handle.unit_activity(prepared)),
         health=tuple(data_health(bundle, io)),
+        framework=handle.framework,
     )
 
 
@@ -97,7 +100,13 @@ def probe_to_json(probe: DataProbe | None) -> dict[str, Any] | None:
         "train": jsonable(dict(probe.train)),
         "val": jsonable(dict(probe.val)),
         "dead_units": [
-            {"layer": u.layer, "activation": u.activation, "units": u.units, "dead": u.dead}
+            {
+                "layer": u.layer,
+                "activation": u.activation,
+                "units": u.units,
+                "dead": u.dead,
+                "nested": u.nested,
+            }
             for u in probe.units
         ],
         "health": [{"id": h.id, "text": h.text} for h in probe.health],

@@ -53,6 +53,13 @@ def check_out_dir(out_dir: Path, model: Path, checkpoint_name: str | None = None
     resolved_model = model.resolve()
     if out_dir.resolve() == resolved_model:
         raise UsageError(f"--out {out_dir}: is the input model itself")
+    if resolved_model.is_dir() and out_dir.resolve().is_relative_to(resolved_model):
+        # A directory checkpoint (a Hugging Face checkpoint-N/, a Keras BackupAndRestore
+        # backup_dir, which Keras deletes whole when a later fit finishes).
+        raise UsageError(
+            f"--out {out_dir}: is inside the input checkpoint directory {model}; plateau-cli"
+            " never writes into its input: choose a directory beside it"
+        )
     if checkpoint_name and (out_dir / checkpoint_name).resolve() == resolved_model:
         raise UsageError(
             f"--out {out_dir}: would write {checkpoint_name} over the input model; choose"

@@ -245,3 +245,16 @@ def test_continue_after_a_death_repeats_no_saved_epoch(
     uninterrupted = run_resume(_request(model, data, tmp_path / "whole", epochs=4))
     # The first two epochs are the same run's; the best weights chosen over all four.
     assert [r.metrics for r in report.history[:2]] == [r.metrics for r in uninterrupted.history[:2]]
+
+
+def test_out_inside_a_directory_checkpoint_is_refused(tmp_path: Path) -> None:
+    """A BackupAndRestore backup_dir or a checkpoint-N/ is the input: nothing is written in it."""
+    from plateau_cli.outputs import check_out_dir
+
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_bytes(b"")
+    with pytest.raises(UsageError, match="inside the input checkpoint directory") as caught:
+        check_out_dir(backup / "resumed", backup)
+    assert caught.value.exit_status == ExitStatus.BAD_INPUT
+    check_out_dir(tmp_path / "backup-lr-decay", backup)  # beside it: fine

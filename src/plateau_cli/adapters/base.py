@@ -146,6 +146,8 @@ class UnitActivity:
     units: int
     dead: int
     samples: int
+    #: Inside a nested model (Keras `base/layer`): revive reaches top-level layers only.
+    nested: bool = False
 
     @property
     def dead_share(self) -> float:

@@ -46,6 +46,12 @@ SAFETENSORS = "safetensors"
 #: A Hugging Face `save_pretrained` / Trainer `checkpoint-N/` directory.
 HF_DIRECTORY = "hf-checkpoint-dir"
 HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: A `keras.callbacks.BackupAndRestore(backup_dir=...)` directory: weights and the epoch reached.
+KERAS_BACKUP_DIR = "keras-backup-dir"
+BACKUP_WEIGHTS = "latest.weights.h5"
+BACKUP_METADATA = "training_metadata.json"
+#: `double_checkpoint=True` keeps the previous state beside the latest, with this suffix.
+BACKUP_PREVIOUS = ".bkp"
 
 
 def sniff_checkpoint(path: Path) -> Sniffed:
@@ -84,6 +90,8 @@ def sniff_checkpoint(path: Path) -> Sniffed:
 def _sniff_directory(path: Path) -> Sniffed:
     if (path / "config.json").is_file() and any((path / n).is_file() for n in HF_WEIGHT_FILES):
         return Sniffed("torch", HF_DIRECTORY)
+    if _is_keras_backup(path):
+        return Sniffed("keras", KERAS_BACKUP_DIR)
     if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
         raise UnknownFormatError(
             f"{path}: a TensorFlow SavedModel, which Keras 3 can only run for inference, not train;"
@@ -99,6 +107,12 @@ def _sniff_directory(path: Path) -> Sniffed:
         f"{path}: is a directory; expected a checkpoint file or a Hugging Face checkpoint"
         f" directory{hint}"
     )
+
+
+def _is_keras_backup(path: Path) -> bool:
+    """What BackupAndRestore leaves after an interrupted fit (a finished fit deletes it)."""
+    names = (BACKUP_WEIGHTS, BACKUP_WEIGHTS + BACKUP_PREVIOUS, BACKUP_METADATA)
+    return any((path / name).is_file() for name in names)
 
 
 def _sniff_zip(path: Path) -> Sniffed:

@@ -116,7 +116,9 @@ def gather(
         learning_rate=handle.learning_rate(),
         narrowest=narrowest,
         narrowest_note=note,
-        dead=tuple(handle.unit_activity(prepared)),
+        # Layers inside a nested model are shown by inspect, but revive reaches top-level
+        # layers only: a dead share there must not pick it.
+        dead=tuple(u for u in handle.unit_activity(prepared) if not u.nested),
         diagnosis=diagnosis,
         health={w.id: w.text for w in data_health(bundle, io)},
         saturating_layers=saturating_layers(handle),

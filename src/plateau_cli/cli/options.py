@@ -75,7 +75,9 @@ TrustPickle = Annotated[
 ModelFactory = Annotated[
     str | None,
     typer.Option(
-        help="PyTorch: module:callable or file.py:callable that builds the model.",
+        help=(
+            "module:callable or file.py:callable that builds a PyTorch or weights-only Keras model."
+        ),
         rich_help_panel=LOAD_PANEL,
     ),
 ]

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from plateau_cli.adapters.base import ModelDescription, OptimizerState
+from plateau_cli.adapters.base import ModelDescription, OptimizerState, UnitActivity
 from plateau_cli.inspection import DataProbe
 
 
@@ -29,6 +29,19 @@ _STATE_WORDS = {
 }
 
 
+#: The layer column's width in an 80-column terminal (wider ones give it more).
+_NAME_WIDTH = 20
+
+
+def _shown_name(name: str) -> str:
+    """A nested model's layers (`base/inner/conv`) indented under the model's own row, by
+    their name inside it: the full path is as long as the base's name plus the layer's
+    (`mobilenetv2_0.35_32/block_16_depthwise_relu`), which an 80-column table cut to
+    "mobilenetv2_0.35…" on every row. --json keeps the full path."""
+    *outer, own = name.split("/")
+    return "  " * len(outer) + own
+
+
 def render_inspect(console: Console, d: ModelDescription) -> None:
     console.print(
         f"[bold]{escape(str(d.path))}[/bold]: {d.framework} ({d.format}),"
@@ -36,22 +49,28 @@ def render_inspect(console: Console, d: ModelDescription) -> None:
         soft_wrap=True,
     )
     table = Table(show_edge=False, header_style="bold")
+    # The layer column has its own width and folds rather than cutting a name short: left to
+    # rich, it is the widest column and the first squeezed, to 17 characters in 80 columns
+    # ("BatchNormalizat…" still reads as a type; a cut name is not a name).
+    shown = [_shown_name(layer.name) for layer in d.layers]
+    longest = max((len(name) for name in shown), default=0)
+    width = max(len("layer"), min(longest, max(_NAME_WIDTH, console.width - 60)))
+    table.add_column("layer", overflow="fold", width=width)
     for column, justify in (
-        ("layer", "left"),
         ("type", "left"),
         ("output shape", "left"),
         ("params", "right"),
         ("trainable", "left"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for layer in d.layers:
+    for name, layer in zip(shown, d.layers, strict=True):
         trainable = {True: "yes", False: "[warning]frozen[/warning]", None: "partly"}[
             layer.trainable
         ]
         if layer.params == 0:
             trainable = "[muted]–[/muted]"
         table.add_row(
-            escape(layer.name),
+            escape(name),
             escape(layer.kind),
             escape(layer.output_shape or "?"),
             f"{layer.params:,}",
@@ -79,6 +98,22 @@ def render_inspect(console: Console, d: ModelDescription) -> None:
         console.print(f"[muted]note: {escape(note)}[/muted]", soft_wrap=True)
 
 
+#: Why no ReLU could be observed, in each framework's words.
+_NO_RELU = {
+    "keras": (
+        "no ReLU layer to observe: the model has no ReLU, Activation('relu') or"
+        " activation='relu' layer (in it or in a nested model), or it is a subclassed model"
+        " whose call() Keras does not expose"
+    ),
+    "torch": (
+        "no ReLU layer to observe: nn.ReLU modules are observed; a ReLU called as a function"
+        " inside forward() cannot be"
+    ),
+}
+#: Layers of a nested model listed one by one: those with dead units, the worst first.
+_NESTED_SHOWN = 5
+
+
 def render_probe(console: Console, probe: DataProbe) -> None:
     """Losses on both splits and dead units, with what they mean."""
 
@@ -89,20 +124,14 @@ def render_probe(console: Console, probe: DataProbe) -> None:
     console.print(f"  training:   {line(probe.train)}")
     console.print(f"  validation: {line(probe.val)}")
     if not probe.units:
-        console.print(
-            "  [muted]dead units: no ReLU layer to observe (ReLUs called inside a PyTorch"
-            " forward() or a subclassed Keras model's call() cannot be reached)[/muted]"
-        )
+        words = _NO_RELU.get(probe.framework, "no ReLU layer to observe")
+        console.print(f"  [muted]dead units: {escape(words)}[/muted]", soft_wrap=True)
     for unit in probe.units:
-        share = unit.dead_share
-        style = "bad" if share >= 0.5 else "warning" if unit.dead else "good"
-        console.print(
-            f"  layer {escape(repr(unit.layer))} ({unit.activation}): [{style}]{unit.dead} of"
-            f" {unit.units} units dead[/{style}] ({share:.0%}) on {unit.samples:,} training"
-            " samples",
-            soft_wrap=True,
-        )
-    if any(u.dead_share >= 0.5 for u in probe.units):
+        if not unit.nested:
+            _unit_line(console, unit)
+    _nested_lines(console, [u for u in probe.units if u.nested])
+    top = [u for u in probe.units if not u.nested]
+    if any(u.dead_share >= 0.5 for u in top):
         console.print(
             "  [warning]most units of a layer output 0 on every training sample: no learning"
             " rate revives them; `plateau-cli resume MODEL --strategy auto --data DATA` picks a"
@@ -111,3 +140,47 @@ def render_probe(console: Console, probe: DataProbe) -> None:
         )
     for warning in probe.health:
         console.print(f"  [warning]warning:[/warning] {escape(warning.text)}", soft_wrap=True)
+
+
+def _unit_line(console: Console, unit: UnitActivity) -> None:
+    share = unit.dead_share
+    style = "bad" if share >= 0.5 else "warning" if unit.dead else "good"
+    console.print(
+        f"  layer {escape(repr(unit.layer))} ({unit.activation}): [{style}]{unit.dead} of"
+        f" {unit.units} units dead[/{style}] ({share:.0%}) on {unit.samples:,} training"
+        " samples",
+        soft_wrap=True,
+    )
+
+
+def _nested_lines(console: Console, units: list[UnitActivity]) -> None:
+    """A nested base (MobileNetV2 has 35 ReLU layers) gets one summary line per model, then
+    only its layers with dead units, the worst first; --json lists every layer."""
+    by_model: dict[str, list[UnitActivity]] = {}
+    for unit in units:
+        by_model.setdefault(unit.layer.rsplit("/", 1)[0], []).append(unit)
+    for model, group in by_model.items():
+        dead = sum(u.dead for u in group)
+        total = sum(u.units for u in group)
+        style = "warning" if dead else "good"
+        console.print(
+            f"  nested model {escape(repr(model))}: {len(group)} ReLU"
+            f" layer{'s' if len(group) != 1 else ''}, [{style}]{dead:,}"
+            f" of {total:,} units dead[/{style}] on {group[0].samples:,} training samples",
+            soft_wrap=True,
+        )
+        worst = sorted((u for u in group if u.dead), key=lambda u: -u.dead_share)
+        for unit in worst[:_NESTED_SHOWN]:
+            _unit_line(console, unit)
+        if len(worst) > _NESTED_SHOWN:
+            console.print(
+                f"  [muted]and {len(worst) - _NESTED_SHOWN} more of its layers with dead units"
+                " (--json lists every layer)[/muted]"
+            )
+        if any(u.dead_share >= 0.5 for u in group):
+            console.print(
+                "  [warning]most units of a layer inside this nested model output 0 on every"
+                " training sample: the layers after it never see those features (revive"
+                " reaches the model's own layers, not a nested model's)[/warning]",
+                soft_wrap=True,
+            )

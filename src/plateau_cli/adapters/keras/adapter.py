@@ -1,4 +1,5 @@
-"""`KerasAdapter`: opens `.keras` and legacy `.h5` checkpoints (registry name "keras")."""
+"""`KerasAdapter`: opens `.keras` and legacy `.h5` checkpoints, weights-only files and
+BackupAndRestore directories with `--model-factory` (registry name "keras")."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import tensorflow as tf
 from plateau_cli.adapters.base import Adapter, LoadOptions
 from plateau_cli.adapters.keras import distribute, loading
 from plateau_cli.adapters.keras.handle import KerasHandle
+from plateau_cli.adapters.sniff import KERAS_BACKUP_DIR
 from plateau_cli.run.distributed import refuse_several_processes
 
 
@@ -21,7 +23,11 @@ class KerasAdapter(Adapter):
         refuse_several_processes("a Keras resume")  # torchrun starts torch jobs only
         path = Path(path)
         distribution = distribute.enter(options.distribute)  # before the model: its scope
-        if options.model_factory:  # a weights-only file: the user's code builds the model
+        if fmt == KERAS_BACKUP_DIR:  # BackupAndRestore: weights only, the factory builds
+            from plateau_cli.adapters.keras import backup
+
+            handle = KerasHandle(path, fmt, backup.load(path, fmt, options))
+        elif options.model_factory:  # a weights-only file: the user's code builds the model
             from plateau_cli.adapters.keras import weights_only
 
             handle = KerasHandle(path, fmt, weights_only.load(path, fmt, options))

@@ -186,7 +186,10 @@ def description(
     statistics = batchnorm_statistics(model)
     notes = list(notes)
     if any("/" in row.name for row in layers):
-        notes.append("nested models are shown as one row, then their layers as 'model/layer'")
+        notes.append(
+            "a nested model is one row, then its layers, named 'model/layer' (the table"
+            " indents them under the model)"
+        )
     if statistics:
         notes.append(
             f"{statistics:,} of the {frozen:,} frozen parameters are BatchNormalization moving"

@@ -43,6 +43,7 @@ class KerasHandle(ModelHandle):
         self.optimizer_state = loaded.state
         self.optimizer_detail = loaded.detail
         self.load_notes = loaded.notes
+        self.load_extra = dict(loaded.extra)
         #: Set when `set_learning_rate` replaced a LearningRateSchedule by a constant rate.
         self.schedule_replacement: optimizer.ScheduleReplacement | None = None
         self._fitting = False
@@ -82,6 +83,7 @@ class KerasHandle(ModelHandle):
             extra["saved_backend"] = self.facts.backend
         if self.facts.date_saved:
             extra["date_saved"] = self.facts.date_saved
+        extra.update(self.load_extra)
         return extra
 
     def io_spec(self) -> IOSpec:

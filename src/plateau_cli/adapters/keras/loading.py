@@ -31,8 +31,8 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,8 @@ class Loaded:
     state: OptimizerState
     detail: str | None
     notes: tuple[str, ...]
+    #: Facts for the description's `extra` that only the loader knows (a backup's epoch).
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load(path: Path, fmt: str, options: LoadOptions) -> Loaded:
