@@ -63,7 +63,11 @@ def _check_split(data: DataBundle, io: IOSpec, name: str, split: ArraySplit, whe
     if len(split) == 0:
         raise DataMismatchError(f"{source}: the {name} split is empty; it needs samples")
     check_lengths(split.x, split.y, source, name)
-    _check_feature_kind(split.x, io, f"{source}: the {name} features{where}")
+    what = f"{source}: the {name} features{where}"
+    if data.feature_names and is_text(split.x):  # a CSV's text columns: name them
+        names = data.feature_names
+        what += f" (column{'s' if len(names) > 1 else ''} {', '.join(map(repr, names[:5]))})"
+    _check_feature_kind(split.x, io, what)
     if split.y.dtype.kind not in "biuf":
         raise DataMismatchError(
             f"{source}: the {name} labels hold {describe_dtype(split.y.dtype)};"
