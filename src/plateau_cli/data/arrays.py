@@ -58,7 +58,10 @@ def is_text(x: np.ndarray) -> bool:
 def as_text(x: np.ndarray) -> np.ndarray:
     """Fixed-width numpy strings (`<U..` or bytes), what TensorFlow and the duplicate check take;
     numpy 2's variable-width StringDType becomes `<U..`."""
-    return np.asarray(x.astype(str)) if x.dtype.kind == "T" else x
+    if x.dtype.kind != "T":
+        return x
+    width = max((len(s) for s in x.flat), default=1)  # numpy casts it only to a sized dtype
+    return x.astype(f"<U{max(width, 1)}")
 
 
 def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plateau_cli.data.arrays import as_text, check_lengths, describe_dtype, is_text, shape_text
+from plateau_cli.data.arrays import check_lengths, describe_dtype, is_text, shape_text
 from plateau_cli.data.base import ArraySplit, DataBundle, Task
 from plateau_cli.data.task import infer_task, is_integral
 from plateau_cli.errors import BadInputError, DataMismatchError
@@ -212,7 +212,7 @@ def _strings_as_text(array: np.ndarray) -> np.ndarray:
     if array.dtype != object or not array.size:
         return array
     if all(isinstance(item, bytes) for item in array.flat):
-        return as_text(array.astype(np.bytes_))
+        return array.astype(np.bytes_)
     return array
 
 

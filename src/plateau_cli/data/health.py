@@ -67,9 +67,10 @@ def data_health(data: DataBundle, io: IOSpec | None) -> list[HealthWarning]:
         seen = _model_view(io)
         train_stats = _Stats.of(train.x, rng, seen)
         val_stats = _Stats.of(val.x, rng, seen) if val is not None else None
+        token_ids = io is not None and io.integer_inputs
         found += [
             _scale_mismatch(train_stats, val_stats) if val_stats is not None else None,
-            None if io is not None and io.integer_inputs else _unnormalised(train_stats, data, partial),
+            None if token_ids else _unnormalised(train_stats, data, partial),
         ]
     found += [
         _imbalance(train.y, val.y, io, data.class_names) if val is not None else None,

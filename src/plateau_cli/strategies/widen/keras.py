@@ -10,7 +10,6 @@ with an optimizer of the same class and config, whose state is remapped variable
 from __future__ import annotations
 
 import tempfile
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
