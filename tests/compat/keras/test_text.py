@@ -12,6 +12,11 @@ proves the adapted vocabulary went through the .keras archive.
 from __future__ import annotations
 
 import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +26,7 @@ from tests.compat.keras.cases import report, resume
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
+ROOT = Path(__file__).resolve().parents[3]
 #: Reported and independently evaluated metrics agree to float32 noise.
 RTOL = 1e-5
 CLASSES = ("animals", "colours", "motions")
@@ -187,3 +193,29 @@ def test_string_lookup_model_widens_with_its_vocabulary(tmp_path):
     written = keras.models.load_model(tmp_path / "o" / "model.keras")
     assert written.layers[1].get_vocabulary() == lookup.get_vocabulary()
     _assert_equal(doc["output_metrics"], _evaluated(written, x[200:], y[200:]))
+
+
+@pytest.mark.slow
+def test_resume_and_inspect_in_a_subprocess(trained, tmp_path):
+    """The console path end to end, as a user runs it: `python -m plateau_cli`."""
+    root, (x_val, y_val), before, _ = trained
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+
+    def cli(*args: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-m", "plateau_cli", *args, "--json"],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    model, data = str(root / "model.keras"), str(root / "text.npz")
+    seen = cli("inspect", model, "--data", data)
+    assert any("takes strings" in note for note in seen["notes"])
+    _assert_equal({f"val_{k}": v for k, v in seen["data"]["val"].items()}, before)
+    assert seen["data"]["health"] == []
+    doc = cli("resume", model, "--data", data, "--strategy", "lr-decay", "--epochs", "2",
+              "--out", str(tmp_path / "o"), "--seed", "0")  # fmt: skip
+    assert doc["epochs_run"] == 2
+    written = keras.models.load_model(tmp_path / "o" / "model.keras")
+    _assert_equal(doc["output_metrics"], _evaluated(written, x_val, y_val))

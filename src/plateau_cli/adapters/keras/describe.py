@@ -198,6 +198,11 @@ def description(
     notes = list(notes)
     if any("/" in row.name for row in layers):
         notes.append("nested models are shown as one row, then their layers as 'model/layer'")
+    if takes_strings(model):
+        notes.append(
+            "the input takes strings (dtype string): give --data as text, e.g. an .npz of"
+            " numpy strings, a CSV text column or a tf.data.Dataset of strings"
+        )
     if statistics:
         notes.append(
             f"{statistics:,} of the {frozen:,} frozen parameters are BatchNormalization moving"
