@@ -11,6 +11,8 @@ no framework ever sees it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from plateau_cli.errors import DataMismatchError
@@ -50,9 +52,10 @@ def as_features(x: np.ndarray, source: str, name: str) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def is_text(x: np.ndarray) -> bool:
-    """Strings of any numpy kind (bytes, unicode, StringDType)."""
-    return x.dtype.kind in _TEXT
+def is_text(x: Any) -> bool:
+    """An array of strings of any numpy kind (bytes, unicode, StringDType); False for anything
+    without a dtype (a dict of inputs, a framework dataset)."""
+    return getattr(getattr(x, "dtype", None), "kind", "") in _TEXT
 
 
 def as_text(x: np.ndarray) -> np.ndarray:
