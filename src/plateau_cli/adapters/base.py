@@ -123,6 +123,10 @@ class IOSpec:
     channels_last: bool = True
     #: The inputs are integer ids into an embedding (tokens): no pixel-scale advice for them.
     integer_inputs: bool = False
+    #: The model takes raw strings (a Keras `Input(dtype="string")` feeding TextVectorization or
+    #: StringLookup): text features feed it as they are, numbers do not, and the numeric checks
+    #: and input-value strategies do not apply.
+    string_inputs: bool = False
     #: What the brightest pixel of an image folder is fed as: 1.0 (torchvision's ToTensor) or
     #: 255.0 (Keras' `image_dataset_from_directory`), so images reach the model as in training.
     image_max: float = 1.0

@@ -41,6 +41,9 @@ class Evidence:
     #: Sigmoid/tanh activations in the model (`saturating_layers`): a deep stack of them is
     #: where gradients vanish.
     saturating_layers: int = 0
+    #: The model takes raw strings (TextVectorization, StringLookup): augment, which perturbs
+    #: input values, cannot apply, so the rules that would pick it pick the next remedy.
+    string_inputs: bool = False
 
     @property
     def log_actions(self) -> tuple[str, ...]:
@@ -79,6 +82,7 @@ class Evidence:
             "log_actions": list(self.log_actions),
             "health": sorted(self.health),
             "saturating_layers": self.saturating_layers,
+            "string_inputs": self.string_inputs,
         }
 
 
@@ -122,6 +126,7 @@ def gather(
         diagnosis=diagnosis,
         health={w.id: w.text for w in data_health(bundle, io)},
         saturating_layers=saturating_layers(handle),
+        string_inputs=io.string_inputs,
     )
 
 

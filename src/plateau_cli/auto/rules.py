@@ -18,13 +18,14 @@ place.
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
 | 1 | dynamics        | the log diverged after >= 2 good epochs, to finite values   | augment   |
-|   |                 | (diagnose's own split, `augment_settles`)                   |           |
+|   |                 | (diagnose's own split, `augment_settles`; not for strings)  |           |
 |   |                 | other divergence, oscillation, a bouncing plateau (not      | lr-decay  |
 |   |                 | beside an overfitting verdict: rule 4 decides then)         |           |
 | 2 | frozen base     | frozen parameters, and the model does not overfit           | unfreeze  |
 | 3 | dead units      | >= DEAD_SHARE of a hidden ReLU layer's units are dead       | revive    |
 | 4 | overfitting     | training loss < OVERFIT_RATIO x validation loss (and the    | augment   |
-|   |                 | gap is real), or the log says overfitting                   |           |
+|   |                 | gap is real), or the log says overfitting (a model that     | (regular- |
+|   |                 | takes strings: regularize; augment perturbs values)         | ize)      |
 | 5 | bottleneck      | a widenable hidden layer narrower than the classes (or than |           |
 |   |                 | MIN_WIDTH), or the log says underfitting                    | widen     |
 | 6 | otherwise       | a plateau at a moderate loss                                | lr-decay  |
@@ -223,7 +224,7 @@ def _dynamics(e: Evidence) -> Choice | None:
     # The same split as diagnose's plans: divergence after learning, to finite values, gets
     # augment; a run broken from its first epochs or gone to NaN, an oscillation or a
     # bouncing plateau, the lower rate.
-    if augment_settles(d.findings):
+    if augment_settles(d.findings) and not e.string_inputs:
         return Choice(
             "augment",
             "dynamics",
@@ -288,6 +289,14 @@ def _overfitting(e: Evidence) -> Choice | None:
         if _overfits(e)
         else "the log shows validation worsening while training improves"
     )
+    if e.string_inputs:
+        return Choice(
+            "regularize",
+            "overfitting",
+            f"{why}: the model has memorised its training data; it takes text, which augment's"
+            " input noise cannot vary, so weight decay and dropout restrain it",
+            ("lr-decay",),
+        )
     return Choice(
         "augment",
         "overfitting",

@@ -1,7 +1,8 @@
 """Bringing what a reader found to the array types the rest of plateau-cli relies on.
 
 Features become float32 (what every model consumes; a uint8 image array is converted, and the
-reader records the stored dtype so the health check can still say "raw 0..255 pixels").
+reader records the stored dtype so the health check can still say "raw 0..255 pixels"). Text
+features stay text, for models that take strings; `check_fit` refuses them for the others.
 Integer and boolean labels become int64 (what sparse cross-entropy and torch's `CrossEntropyLoss`
 take), float targets float32, and string labels class indices in sorted order. Everything else
 (Python objects, dates, complex numbers) is refused here with a message naming the array, so
@@ -9,6 +10,8 @@ no framework ever sees it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +34,37 @@ def describe_dtype(dtype: np.dtype) -> str:
 
 
 def as_features(x: np.ndarray, source: str, name: str) -> np.ndarray:
-    """float32 features; anything that is not a number is a DataMismatchError naming `name`."""
+    """float32 features, or text kept as text; anything else is a DataMismatchError.
+
+    Text stays text because a model may take strings (a Keras `Input(dtype="string")` feeding
+    TextVectorization); `check_fit` refuses it for a model that takes numbers.
+    """
+    if x.ndim == 0:
+        raise DataMismatchError(f"{source}: {name} is a single value, not an array of samples")
+    if x.dtype.kind in _TEXT:
+        return as_text(x)
     if x.dtype.kind not in _NUMERIC:
         raise DataMismatchError(
             f"{source}: {name} holds {describe_dtype(x.dtype)}; the model needs numbers"
-            " (encode text or categories as numbers first)"
+            " (encode text or categories as numbers first, or store text as a string array:"
+            " x.astype(str))"
         )
-    if x.ndim == 0:
-        raise DataMismatchError(f"{source}: {name} is a single value, not an array of samples")
     return np.asarray(x, dtype=np.float32)
+
+
+def is_text(x: Any) -> bool:
+    """An array of strings of any numpy kind (bytes, unicode, StringDType); False for anything
+    without a dtype (a dict of inputs, a framework dataset)."""
+    return getattr(getattr(x, "dtype", None), "kind", "") in _TEXT
+
+
+def as_text(x: np.ndarray) -> np.ndarray:
+    """Fixed-width numpy strings (`<U..` or bytes), what TensorFlow and the duplicate check take;
+    numpy 2's variable-width StringDType becomes `<U..`."""
+    if x.dtype.kind != "T":
+        return x
+    width = max((len(s) for s in x.flat), default=1)  # numpy casts it only to a sized dtype
+    return x.astype(f"<U{max(width, 1)}")
 
 
 def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:

@@ -1,7 +1,10 @@
 """CSV tables: one row per sample, `--target COLUMN` the label, every other column a feature.
 
-Feature columns must be numeric; a text column is refused by name (with an example value)
-rather than silently dropped, because dropping it changes what the model sees. Empty cells and
+Feature columns must be numeric, or all text: a table of text columns (reviews, categories)
+is read as strings, for a model that takes strings (`Input(dtype="string")` feeding
+TextVectorization or StringLookup), and `check_fit` refuses it for a model that takes numbers.
+A text column among numeric ones is refused by name (with an example value) rather than
+silently dropped, because dropping it changes what the model sees. Empty cells and
 NA/NaN spellings become NaN, which the health check then reports. A text target becomes class
 indices in sorted order of its values, so the mapping does not depend on row order.
 
@@ -90,19 +93,9 @@ def load_csv(spec: DataSpec) -> DataBundle:
         feature_idx = feature_idx[1:]
     if not feature_idx:
         raise BadInputError(f"{spec.source}: no feature columns besides the target {spec.target!r}")
-    features, bad = [], []
-    for i in feature_idx:
-        values, example = _parse_numbers(table[i])
-        if values is None:
-            bad.append(f"{columns[i]!r} (e.g. {example!r})")
-        else:
-            features.append(values)
-    if bad:
-        raise DataMismatchError(
-            f"{spec.source}: non-numeric feature columns: {', '.join(bad)};"
-            " encode them as numbers or drop them from the CSV"
-        )
-    x = np.stack(features, axis=1).astype(np.float32)
+    x, text_note = _features(table, columns, feature_idx, spec.source)
+    if text_note:
+        notes.append(text_note)
     y, class_names = _parse_target(table[columns.index(spec.target)], spec.target, spec.source)
     if split_name is not None:
         train, val = _honour_split(x, y, table[columns.index(split_name)], spec.source, notes)
@@ -127,6 +120,39 @@ def load_csv(spec: DataSpec) -> DataBundle:
         feature_names=tuple(columns[i] for i in feature_idx),
         source_dtype="text",
     )
+
+
+def _features(
+    table: list[tuple[str, ...]], columns: list[str], feature_idx: list[int], source: str
+) -> tuple[np.ndarray, str | None]:
+    """float32 features; or, when every feature column is text, the strings themselves.
+
+    A text table feeds a model that takes strings (TextVectorization, StringLookup): one text
+    column is one string per sample, shape (rows,); several are (rows, columns). `check_fit`
+    refuses text for a model that takes numbers. Text mixed with numbers is refused here: one
+    input cannot take both.
+    """
+    features, bad = [], []
+    for i in feature_idx:
+        values, example = _parse_numbers(table[i])
+        if values is None:
+            bad.append(f"{columns[i]!r} (e.g. {example!r})")
+        else:
+            features.append(values)
+    if bad and not features:
+        texts = np.array([table[i] for i in feature_idx], dtype=str).T
+        names = ", ".join(repr(columns[i]) for i in feature_idx)
+        return (
+            texts[:, 0] if len(feature_idx) == 1 else texts,
+            f"text column{'s' if len(feature_idx) > 1 else ''} {names} read as strings",
+        )
+    if bad:
+        raise DataMismatchError(
+            f"{source}: non-numeric feature columns: {', '.join(bad)};"
+            " encode them as numbers or drop them from the CSV (a model that takes strings"
+            " reads a table whose feature columns are all text)"
+        )
+    return np.stack(features, axis=1).astype(np.float32), None
 
 
 def _read_columns(

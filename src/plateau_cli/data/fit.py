@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plateau_cli.data.arrays import check_lengths, describe_dtype, shape_text
+from plateau_cli.data.arrays import check_lengths, describe_dtype, is_text, shape_text
 from plateau_cli.data.base import ArraySplit, DataBundle, Task
 from plateau_cli.data.task import infer_task, is_integral
 from plateau_cli.errors import BadInputError, DataMismatchError
@@ -63,24 +63,52 @@ def _check_split(data: DataBundle, io: IOSpec, name: str, split: ArraySplit, whe
     if len(split) == 0:
         raise DataMismatchError(f"{source}: the {name} split is empty; it needs samples")
     check_lengths(split.x, split.y, source, name)
-    if split.x.dtype.kind not in "biuf":
-        raise DataMismatchError(
-            f"{source}: the {name} features hold {describe_dtype(split.x.dtype)};"
-            " the model needs numbers"
-        )
+    what = f"{source}: the {name} features{where}"
+    if data.feature_names and is_text(split.x):  # a CSV's text columns: name them
+        names = data.feature_names
+        what += f" (column{'s' if len(names) > 1 else ''} {', '.join(map(repr, names[:5]))})"
+    _check_feature_kind(split.x, io, what)
     if split.y.dtype.kind not in "biuf":
         raise DataMismatchError(
             f"{source}: the {name} labels hold {describe_dtype(split.y.dtype)};"
             " the model needs numbers (class indices or targets)"
         )
     expected = expected_sample_shape(io, data.image_layout)
-    if expected is not None and not shapes_match(split.x.shape[1:], expected):
+    if expected is not None and not shapes_fit(split.x, expected):
         raise DataMismatchError(
             f"{source}: features have shape {shape_text(split.x.shape[1:])} per sample but the"
             f" model's input is {shape_text(io.input_shape or ())}{shape_hint(split.x, expected)}"
         )
     labels = "labels" if name == "training" else "validation labels"
     _check_labels(split.y, io, f"{source}: {labels}{where}")
+
+
+def _check_feature_kind(x: np.ndarray, io: IOSpec, what: str) -> None:
+    """Text for a string input, numbers for every other: the model's input dtype decides."""
+    if is_text(x):
+        if not io.string_inputs:
+            raise DataMismatchError(
+                f"{what} hold {describe_dtype(x.dtype)}; the model needs numbers (its input is"
+                " not a string input: encode text or categories as numbers first)"
+            )
+    elif x.dtype.kind not in "biuf":
+        raise DataMismatchError(
+            f"{what} hold {describe_dtype(x.dtype)}; the model needs"
+            f" {'strings' if io.string_inputs else 'numbers'}"
+            + (" (store text as a string array: x.astype(str))" if x.dtype.kind == "O" else "")
+        )
+    elif io.string_inputs:
+        raise DataMismatchError(
+            f"{what} hold numbers (dtype {x.dtype}) but the model takes strings (its input has"
+            " dtype string); give the text itself"
+        )
+
+
+def shapes_fit(x: np.ndarray, expected: Shape) -> bool:
+    """`shapes_match` per sample; one string per sample also fits an input of shape (1,), as
+    TextVectorization and StringLookup take either."""
+    sample = x.shape[1:]
+    return shapes_match(sample, expected) or (is_text(x) and sample == () and expected == (1,))
 
 
 def shape_hint(x: np.ndarray, expected: Shape) -> str:
@@ -170,12 +198,22 @@ def to_numpy(value: Any) -> np.ndarray | None:
         if hasattr(value, "detach"):  # torch: leave the graph and the device first
             value = value.detach().cpu()
         if hasattr(value, "numpy") and callable(value.numpy):
-            return np.asarray(value.numpy())
+            return _strings_as_text(np.asarray(value.numpy()))
         if hasattr(value, "__array__"):
             return np.asarray(value)
     except (TypeError, ValueError, RuntimeError):  # bfloat16, sparse, ragged: skip the check
         return None
     return None
+
+
+def _strings_as_text(array: np.ndarray) -> np.ndarray:
+    """A TensorFlow string tensor's numpy value (an object array of bytes) as a bytes array, so
+    the checks see text, not Python objects; other arrays as they are."""
+    if array.dtype != object or not array.size:
+        return array
+    if all(isinstance(item, bytes) for item in array.flat):
+        return array.astype(np.bytes_)
+    return array
 
 
 def first_batch(obj: Any, input_rank: int | None, source: str, name: str) -> ArraySplit | None:
@@ -208,9 +246,22 @@ def first_batch(obj: Any, input_rank: int | None, source: str, name: str) -> Arr
     if pair is None:
         return None
     x, y = pair
-    if (input_rank is not None and x.ndim == input_rank) or (input_rank is None and y.ndim == 0):
+    if _is_one_sample(x, y, input_rank):
         x, y = x[None], y[None]
     return ArraySplit(x, y)
+
+
+def _is_one_sample(x: np.ndarray, y: np.ndarray, input_rank: int | None) -> bool:
+    """Whether a dataset element is one sample rather than a batch.
+
+    Text is ambiguous by rank: a batch of sentences `(B,)` has the rank of one `(1,)` sample.
+    Its label decides: a scalar label (or a count that differs from the rows) is one sample.
+    """
+    if is_text(x) and input_rank is not None:
+        if x.ndim < input_rank or y.ndim == 0:
+            return True
+        return x.ndim == input_rank and x.shape[0] != y.shape[0]
+    return (input_rank is not None and x.ndim == input_rank) or (input_rank is None and y.ndim == 0)
 
 
 #: Samples read from a map-style dataset to stand for its first batch.

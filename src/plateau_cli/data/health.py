@@ -5,7 +5,8 @@ behind it. Scale statistics come from a seeded sample of at most 10,000 rows (an
 values), which pins a mean or a std far more tightly than the thresholds need and keeps the
 whole check well under a second for 100k x 784 float32; the NaN/inf count and the duplicate
 search look at every row. For a framework's own dataset object only its first batch is read,
-so only the per-batch checks (non-finite, unnormalised) run, and the evidence says so.
+so only the per-batch checks (non-finite, unnormalised) run, and the evidence says so. Text
+features (a model that takes strings) skip the scale checks; duplicates compare the strings.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from plateau_cli.data.arrays import is_text
 from plateau_cli.data.base import ArraySplit, DataBundle, HealthWarning, Task
 from plateau_cli.data.duplicates import rows_found_in
 from plateau_cli.data.fit import first_batch
@@ -59,14 +61,18 @@ def data_health(data: DataBundle, io: IOSpec | None) -> list[HealthWarning]:
         return []  # check_fit refuses empty splits; nothing to measure here
     if val is not None and len(val) == 0:
         val = None
-    rng = np.random.default_rng(0)
-    seen = _model_view(io)
-    train_stats = _Stats.of(train.x, rng, seen)
-    val_stats = _Stats.of(val.x, rng, seen) if val is not None else None
-    found = [
-        _non_finite(train, val, partial),
-        _scale_mismatch(train_stats, val_stats) if val_stats is not None else None,
-        None if io is not None and io.integer_inputs else _unnormalised(train_stats, data, partial),
+    found = [_non_finite(train, val, partial)]
+    if not is_text(train.x):  # text has no scale: the numeric checks do not apply
+        rng = np.random.default_rng(0)
+        seen = _model_view(io)
+        train_stats = _Stats.of(train.x, rng, seen)
+        val_stats = _Stats.of(val.x, rng, seen) if val is not None else None
+        token_ids = io is not None and io.integer_inputs
+        found += [
+            _scale_mismatch(train_stats, val_stats) if val_stats is not None else None,
+            None if token_ids else _unnormalised(train_stats, data, partial),
+        ]
+    found += [
         _imbalance(train.y, val.y, io, data.class_names) if val is not None else None,
         _duplicates(train.x, val.x) if val is not None else None,
     ]
@@ -309,6 +315,10 @@ def _imbalance(
 
 
 def _duplicates(x_train: np.ndarray, x_val: np.ndarray) -> HealthWarning | None:
+    if is_text(x_train) and is_text(x_val) and x_train.dtype.kind == x_val.dtype.kind:
+        # Strings compare by bytes only at one width: "cat" as <U3 and as <U9 differ in padding.
+        width = np.result_type(x_train.dtype, x_val.dtype)
+        x_train, x_val = x_train.astype(width), x_val.astype(width)
     if x_train.shape[1:] != x_val.shape[1:] or x_train.dtype != x_val.dtype or not len(x_val):
         return None
     count = int(np.count_nonzero(rows_found_in(x_val, x_train)))

@@ -6,7 +6,8 @@ Keys are matched without regard to case and in the common spellings (`X_train`, 
 when there is none (the layout of `keras.datasets` files), with a note saying so.
 
 The file is always opened with `allow_pickle=False`: an object array is pickled Python and can
-run code when loaded, so it is refused with a message, never executed.
+run code when loaded, so it is refused with a message, never executed. Text needs no pickle:
+numpy's own string arrays (`<U..`, what `x.astype(str)` gives) are read as text features.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def resolve_layout(files: list[str], source: str, val_split: float | None) -> Np
 
 
 def load_npz(spec: DataSpec) -> DataBundle:
-    """Read the arrays, convert them (features float32, labels int64/float32) and split."""
+    """Read the arrays, convert them (features float32 or text, labels int64/float32), split."""
     path = Path(spec.source)
     layout = read_layout(path, spec.source, spec.val_split)
     try:
@@ -193,7 +194,8 @@ def _read(archive: np.lib.npyio.NpzFile, key: str, source: str) -> np.ndarray:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
             raise BadInputError(
                 f"{source}: array {key!r} is a pickled object array; plateau-cli never unpickles"
-                " data (it can run code). Save it as numbers, e.g."
-                f" numpy.savez(..., {key}=numpy.asarray({key}, dtype='float32'))"
+                " data (it can run code). Save numbers as numbers, e.g."
+                f" numpy.savez(..., {key}=numpy.asarray({key}, dtype='float32')), and text as a"
+                f" string array: {key}=numpy.asarray({key}).astype(str)"
             ) from exc
         raise CorruptFileError(f"{source}: array {key!r} cannot be read ({exc})") from exc

@@ -109,6 +109,16 @@ def output_activation(model: Any) -> str | None:
     return str(name) if name else None
 
 
+def takes_strings(model: Any) -> bool:
+    """A single input of dtype string (text into TextVectorization, categories into
+    StringLookup)."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return False
+    return bool(inputs) and len(inputs) == 1 and str(inputs[0].dtype) == "string"
+
+
 def io_spec(model: Any) -> IOSpec:
     shape_in = input_shape(model)
     shape_out = output_shape(model)
@@ -126,6 +136,7 @@ def io_spec(model: Any) -> IOSpec:
         sparse_labels=sparse,
         channels_last=keras.config.image_data_format() == "channels_last",
         image_max=255.0,  # image_dataset_from_directory's 0..255 floats
+        string_inputs=takes_strings(model),
         preprocess=preprocessing.numpy_function(leading),
         preprocessing=preprocessing.describe_layers(leading),
     )
@@ -189,6 +200,11 @@ def description(
         notes.append(
             "a nested model is one row, then its layers, named 'model/layer' (the table"
             " indents them under the model)"
+        )
+    if takes_strings(model):
+        notes.append(
+            "the input takes strings (dtype string): give --data as text, e.g. an .npz of"
+            " numpy strings, a CSV text column or a tf.data.Dataset of strings"
         )
     if statistics:
         notes.append(

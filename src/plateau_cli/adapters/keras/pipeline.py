@@ -131,9 +131,23 @@ def _batched(
             " a Keras model needs a tf.data.Dataset of (x, y) or numpy arrays"
         )
     x_spec = _x_spec(dataset, source, name)
-    if input_rank is not None and len(x_spec.shape) == input_rank:
+    if input_rank is not None and _unbatched(dataset, x_spec, input_rank):
         return dataset.batch(batch_size)
     return dataset
+
+
+def _unbatched(dataset: tf.data.Dataset, x_spec: tf.TensorSpec, input_rank: int) -> bool:
+    """Whether the dataset yields single samples (the model's input rank) rather than batches.
+
+    Strings are ambiguous by rank: a batch of sentences `(None,)` has the rank of one `(1,)`
+    sample; a scalar string or a scalar label marks single samples (see fit.first_batch).
+    """
+    rank = x_spec.shape.rank
+    if x_spec.dtype == tf.string and rank is not None:
+        y_spec = dataset.element_spec[1]
+        y_rank = y_spec.shape.rank if isinstance(y_spec, tf.TensorSpec) else None
+        return rank < input_rank or (rank == input_rank and y_rank == 0)
+    return rank == input_rank
 
 
 def _x_spec(dataset: tf.data.Dataset, source: str, name: str) -> tf.TensorSpec:
@@ -157,7 +171,8 @@ def check_dataset_shapes(data: DataBundle, input_shape: tuple[int | None, ...] |
         if dims is None:
             continue
         sample = dims[1:] if len(dims) == len(input_shape) + 1 else dims
-        if not _compatible(sample, input_shape):
+        one_string = spec.dtype == tf.string and sample in ((), (None,)) and input_shape == (1,)
+        if not one_string and not _compatible(sample, input_shape):
             raise DataMismatchError(
                 f"{data.source}: the {name} dataset yields features of shape"
                 f" {_text(dims)} but the model's input is {_text(input_shape)} per sample"
@@ -179,7 +194,8 @@ def probe(model: Any, data: DataBundle) -> None:
     """Run the model on two training samples: a shape error becomes DataMismatchError."""
     x = np.asarray(data.train.x[:2])
     try:
-        model(x, training=False)
+        # Keras converts numpy strings to no tensor of its own; TensorFlow makes them tf.string.
+        model(tf.convert_to_tensor(x) if x.dtype.kind in "SU" else x, training=False)
     except (ValueError, TypeError, tf.errors.InvalidArgumentError) as exc:
         expected = _text(tuple(model.inputs[0].shape[1:])) if _single_input(model) else "?"
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

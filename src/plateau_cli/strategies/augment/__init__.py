@@ -74,6 +74,12 @@ class Augment(Strategy):
 
     def _plan(self, handle: ModelHandle, data: DataBundle) -> Plan:
         io = handle.io_spec()
+        if io.string_inputs:
+            raise StrategyNotApplicableError(
+                "augment perturbs input values, and this model takes strings (text into"
+                " TextVectorization or StringLookup): there is no value to add noise to; try"
+                " --strategy regularize for overfitting, or lr-decay"
+            )
         if io.integer_inputs:
             raise StrategyNotApplicableError(
                 "augment perturbs input values, and this model's inputs are token ids (it"

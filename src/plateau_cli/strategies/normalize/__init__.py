@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from plateau_cli.adapters.base import ModelHandle, OptimizerState
 from plateau_cli.data.base import DataBundle
+from plateau_cli.errors import StrategyNotApplicableError
 from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
 from plateau_cli.strategies.normalize.options import NormalizeOptions
 
@@ -49,6 +50,11 @@ class Normalize(Strategy):
     def apply(
         self, handle: ModelHandle, data: DataBundle, context: StrategyContext
     ) -> StrategyOutcome:
+        if handle.io_spec().string_inputs:
+            raise StrategyNotApplicableError(
+                "normalize standardises numeric inputs, and this model takes strings (text into"
+                " TextVectorization or StringLookup): there is no scale to fix"
+            )
         if handle.framework == "keras":
             from plateau_cli.strategies.normalize import keras as surgery
         else:

@@ -9,6 +9,7 @@ with an optimizer of the same class and config, whose state is remapped variable
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -153,6 +154,20 @@ def _copy_weights(model: Any, wider: Any, arrays: Mapping[str, Mapping[str, np.n
                 variable.assign(arrays[target.name][variable.name])
         elif source.weights:
             target.set_weights(source.get_weights())
+        if hasattr(source, "save_assets") and hasattr(target, "load_assets"):
+            _copy_assets(source, target)
+
+
+def _copy_assets(source: Any, target: Any) -> None:
+    """An adapted vocabulary (TextVectorization, StringLookup) lives in a lookup table, not in
+    the weights: `from_config` builds the layer empty ("Table not initialized" on the first
+    call). Carried over the way a .keras archive carries it: own variables, then assets."""
+    store: dict[str, Any] = {}
+    source.save_own_variables(store)
+    target.load_own_variables(store)
+    with tempfile.TemporaryDirectory(prefix="plateau-assets-") as folder:
+        source.save_assets(folder)
+        target.load_assets(folder)
 
 
 # -- outputs ---------------------------------------------------------------------------------
