@@ -60,7 +60,7 @@ def unit_activity(model: Any, batches: Any) -> list[UnitActivity]:
             values = np.asarray(out)
             peak = values.reshape(-1, values.shape[-1]).max(axis=0)  # units on the last axis
             peaks[i] = peak if peaks[i] is None else np.maximum(peaks[i], peak)
-        samples += int(np.asarray(x).shape[0])
+        samples += int(np.asarray(keras.tree.flatten(x)[0]).shape[0])  # x: a dict for named inputs
     return [
         UnitActivity(layer.name, name, int(peak.shape[0]), int((peak <= 0).sum()), samples)
         for (layer, name), peak in zip(chosen, peaks, strict=True)

@@ -23,7 +23,12 @@ from typing import Any, ClassVar
 
 from plateau_cli.adapters.base import ModelHandle, OptimizerState
 from plateau_cli.data.base import DataBundle
-from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
+from plateau_cli.strategies.base import (
+    Strategy,
+    StrategyContext,
+    StrategyOutcome,
+    refuse_named_io,
+)
 from plateau_cli.strategies.normalize.options import NormalizeOptions
 
 
@@ -49,6 +54,7 @@ class Normalize(Strategy):
     def apply(
         self, handle: ModelHandle, data: DataBundle, context: StrategyContext
     ) -> StrategyOutcome:
+        refuse_named_io(self.name, handle, data, "folds one input's scaling into the first layer")
         if handle.framework == "keras":
             from plateau_cli.strategies.normalize import keras as surgery
         else:
