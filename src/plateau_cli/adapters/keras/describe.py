@@ -178,6 +178,16 @@ def named_outputs(model: Any) -> dict[str, Any]:
     return _named(getattr(model, "_outputs_struct", None), flat)
 
 
+def named_shapes(model: Any) -> dict[str, dict[str, list[int | None]]]:
+    """`inputs`/`outputs`: name -> shape (batch first) for a model with several of them, which
+    `input_shape`/`output_shape` cannot show; empty for a one-input, one-output model."""
+    found: dict[str, dict[str, list[int | None]]] = {}
+    for key, named in (("inputs", named_inputs(model)), ("outputs", named_outputs(model))):
+        if len(named) > 1:
+            found[key] = {name: list(_shape(tensor)) for name, tensor in named.items()}
+    return found
+
+
 def _output_specs(model: Any, named: dict[str, Any]) -> dict[str, IOSpec]:
     """One IOSpec per output: its units, its layer's activation, and the task of its own loss
     (a dict loss by name, a list by position, one loss for all)."""

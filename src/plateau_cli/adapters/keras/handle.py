@@ -83,6 +83,7 @@ class KerasHandle(ModelHandle):
             extra["saved_backend"] = self.facts.backend
         if self.facts.date_saved:
             extra["date_saved"] = self.facts.date_saved
+        extra |= describe.named_shapes(self.model)
         return extra
 
     def io_spec(self) -> IOSpec:
