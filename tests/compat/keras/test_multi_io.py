@@ -51,10 +51,16 @@ def _xy(arrays: dict[str, np.ndarray], split: str) -> tuple[dict, dict]:
     return x, y
 
 
-def _model():
+def _model(squeeze: bool = False):
     pixels = keras.Input(shape=(64,), name="pixels")
     meta = keras.Input(shape=(3,), name="meta")
-    hidden = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()([pixels, meta]))
+    features = pixels
+    if squeeze:  # a bottleneck inside the pixels' own tower, for widen
+        features = keras.layers.Dense(2, activation="relu", name="squeeze")(features)
+        features = keras.layers.Dense(8, activation="relu", name="tower")(features)
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(
+        keras.layers.Concatenate()([features, meta])
+    )
     digit = keras.layers.Dense(4, activation="softmax", name="digit")(hidden)
     big = keras.layers.Dense(1, activation="sigmoid", name="big")(hidden)
     model = keras.Model({"pixels": pixels, "meta": meta}, {"digit": digit, "big": big})
@@ -231,4 +237,30 @@ def test_inspect_with_named_data(trained):
     assert result.code == 0, result.stderr
     probe = json.loads(result.stdout)["data"]
     assert {"digit_accuracy", "big_accuracy", "loss"} <= set(probe["val"])
-    assert probe["dead_units"][0]["layer"] == "dense"
+    assert probe["dead_units"][0]["layer"] == "hidden"
+
+
+@pytest.mark.slow
+def test_widen_inside_one_inputs_tower_keeps_every_output(trained, tmp_path):
+    root, arrays, _ = trained
+    keras.utils.set_random_seed(0)
+    model = _model(squeeze=True)
+    model.fit(*_xy(arrays, "train"), epochs=1, batch_size=BATCH, verbose=0)
+    model.save(tmp_path / "model.keras")
+    doc = report(
+        resume(
+            tmp_path / "model.keras",
+            str(root / "data.npz"),
+            tmp_path / "o",
+            "--strategy",
+            "widen",
+            "--batch-size",
+            str(BATCH),
+        )
+    )
+    assert any("Dense 'squeeze': 2 ->" in change for change in doc["changes"]), doc["changes"]
+    assert any("function-preserving, max |output change| 0 " in c for c in doc["changes"])
+    written = keras.models.load_model(tmp_path / "o" / "model.keras")
+    assert set(written.output_names) == {"digit", "big"}
+    x_val, y_val = _xy(arrays, "val")
+    _assert_close(doc["output_metrics"], evaluated(written, x_val, y_val, batch_size=BATCH))
