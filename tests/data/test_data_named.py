@@ -242,3 +242,25 @@ def test_health_counts_classes_per_output(tmp_path):
     warnings = {w.id: w for w in data_health(load(path), io_spec())}
     assert warnings["class-imbalance"].evidence["output"] == "big"
     assert warnings["class-imbalance"].evidence["majority_share"] == pytest.approx(28 / 30)
+
+
+@pytest.mark.torch
+def test_named_arrays_for_a_torch_model_are_refused_in_one_line(tmp_path):
+    pytest.importorskip("torch")
+    from pathlib import Path
+
+    from tests.e2e.runner import run_cli
+
+    samples = Path(__file__).resolve().parents[2] / "sample_models" / "torch"
+    result = run_cli(
+        [
+            "resume", str(samples / "lr" / "checkpoint.pt"), "--strategy", "lr-decay",
+            "--data", str(saved(tmp_path)), "--model-factory", f"{samples / 'nets.py'}:mlp",
+            "--factory-arg", "hidden=32", "--factory-arg", "activation=leaky_relu",
+            "--out", str(tmp_path / "o"),
+        ]
+    )  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert "the arrays are given by name" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
