@@ -135,6 +135,17 @@ class IOSpec:
     preprocess: Callable[[Any], Any] | None = field(default=None, compare=False)
     #: Those layers in words ("Rescaling(scale=0.00784, offset=-1)"), for notes.
     preprocessing: str | None = None
+    #: A model with several inputs (Keras functional): input name -> per-sample shape. Dict
+    #: data is keyed by these names. None for a one-input model (`input_shape` says it).
+    inputs: Mapping[str, tuple[int | None, ...]] | None = None
+    #: A model with several outputs: output name -> that output's own IOSpec (units,
+    #: activation, the task its loss says). None for a one-output model.
+    outputs: Mapping[str, IOSpec] | None = None
+
+    @property
+    def is_multi(self) -> bool:
+        """Several inputs or several outputs: the data must be dicts keyed by their names."""
+        return self.inputs is not None or self.outputs is not None
 
 
 @dataclass(frozen=True)

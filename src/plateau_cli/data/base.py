@@ -22,13 +22,43 @@ class Task(str, Enum):
     REGRESSION = "regression"
 
 
+#: One array, or one array per named input/output of a multi-input or multi-output model.
+Arrays = np.ndarray | Mapping[str, np.ndarray]
+
+
 @dataclass(frozen=True)
 class ArraySplit:
-    x: np.ndarray
-    y: np.ndarray
+    """Features and labels of one split. For a Keras model with several named inputs or
+    outputs, `x` and/or `y` are dicts keyed by those names (the structure `model.fit` takes);
+    every array of a split has the same number of rows."""
+
+    x: Arrays
+    y: Arrays
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return rows_of(self.x)
+
+    @property
+    def is_multi(self) -> bool:
+        """Whether `x` or `y` is a dict of named arrays."""
+        return isinstance(self.x, Mapping) or isinstance(self.y, Mapping)
+
+    def take(self, rows: np.ndarray) -> ArraySplit:
+        """The split restricted to `rows` (indices), dicts indexed array by array."""
+        return ArraySplit(take_rows(self.x, rows), take_rows(self.y, rows))
+
+
+def rows_of(arrays: Arrays) -> int:
+    """Samples in one array or in a dict of arrays (its first; check_fit makes them agree)."""
+    if isinstance(arrays, Mapping):
+        return int(next(iter(arrays.values())).shape[0]) if arrays else 0
+    return int(arrays.shape[0])
+
+
+def take_rows(arrays: Arrays, rows: np.ndarray) -> Arrays:
+    if isinstance(arrays, Mapping):
+        return {name: array[rows] for name, array in arrays.items()}
+    return arrays[rows]
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,11 @@ class DataBundle:
     @property
     def is_arrays(self) -> bool:
         return isinstance(self.train, ArraySplit) and isinstance(self.val, ArraySplit)
+
+    @property
+    def is_multi(self) -> bool:
+        """Arrays keyed by input/output name (a multi-input or multi-output Keras model)."""
+        return self.is_arrays and (self.train.is_multi or self.val.is_multi)
 
 
 @dataclass(frozen=True)

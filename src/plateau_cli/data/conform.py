@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 def conform(data: DataBundle, io: IOSpec | None) -> DataBundle:
     """Return `data` adjusted to the model described by `io` (unchanged when nothing applies)."""
-    if io is None or not data.is_arrays:
-        return data
+    if io is None or not data.is_arrays or data.is_multi or io.is_multi:
+        return data  # named arrays are fed as given; check_fit says what does not fit
     notes: list[str] = []
     train, val = data.train, data.val
     expected = expected_sample_shape(io, data.image_layout)

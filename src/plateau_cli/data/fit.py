@@ -9,6 +9,7 @@ label range of that batch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import prod
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ def check_fit(data: DataBundle, io: IOSpec) -> None:
     if data.is_arrays:
         splits = [("training", data.train, ""), ("validation", data.val, "")]
     else:
-        rank = len(io.input_shape) if io.input_shape is not None else None
+        rank = input_rank(io)
         splits = []
         for name, obj in (("training", data.train), ("validation", data.val)):
             batch = first_batch(obj, rank, data.source, name)
@@ -58,7 +59,22 @@ def check_fit(data: DataBundle, io: IOSpec) -> None:
         _check_split(data, io, name, split, where)
 
 
+def input_rank(io: IOSpec | None) -> int | Mapping[str, int] | None:
+    """The per-sample rank of the model's input (one per name for several inputs), by which a
+    dataset's first element is told to be a single sample or a batch."""
+    if io is None:
+        return None
+    if io.inputs is not None:
+        return {name: len(shape) for name, shape in io.inputs.items()}
+    return len(io.input_shape) if io.input_shape is not None else None
+
+
 def _check_split(data: DataBundle, io: IOSpec, name: str, split: ArraySplit, where: str) -> None:
+    if split.is_multi or io.is_multi:
+        from plateau_cli.data.fit_named import check_named_split
+
+        check_named_split(data, io, name, split, where)
+        return
     source = data.source
     if len(split) == 0:
         raise DataMismatchError(f"{source}: the {name} split is empty; it needs samples")
@@ -80,7 +96,7 @@ def _check_split(data: DataBundle, io: IOSpec, name: str, split: ArraySplit, whe
             f" model's input is {shape_text(io.input_shape or ())}{shape_hint(split.x, expected)}"
         )
     labels = "labels" if name == "training" else "validation labels"
-    _check_labels(split.y, io, f"{source}: {labels}{where}")
+    check_labels(split.y, io, f"{source}: {labels}{where}")
 
 
 def _check_feature_kind(x: np.ndarray, io: IOSpec, what: str) -> None:
@@ -125,7 +141,7 @@ def shape_hint(x: np.ndarray, expected: Shape) -> str:
     return ""
 
 
-def _check_labels(y: np.ndarray, io: IOSpec, what: str) -> None:
+def check_labels(y: np.ndarray, io: IOSpec, what: str) -> None:
     task = infer_task(y, io)
     units = io.output_units
     flat = y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)
@@ -216,7 +232,9 @@ def _strings_as_text(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def first_batch(obj: Any, input_rank: int | None, source: str, name: str) -> ArraySplit | None:
+def first_batch(
+    obj: Any, input_rank: int | Mapping[str, int] | None, source: str, name: str
+) -> ArraySplit | None:
     """The first `(x, y)` batch of a framework dataset as arrays; None when it is not that shape.
 
     A `DataLoader` or batched `tf.data.Dataset` yields batches. A torch map-style `Dataset`
@@ -246,7 +264,11 @@ def first_batch(obj: Any, input_rank: int | None, source: str, name: str) -> Arr
     if pair is None:
         return None
     x, y = pair
-    if _is_one_sample(x, y, input_rank):
+    if isinstance(x, Mapping) or isinstance(y, Mapping):
+        if _single_named_sample(x, y, input_rank):
+            x, y = _add_batch_axis(x), _add_batch_axis(y)
+        return ArraySplit(x, y)
+    if _is_one_sample(x, y, None if isinstance(input_rank, Mapping) else input_rank):
         x, y = x[None], y[None]
     return ArraySplit(x, y)
 
@@ -264,22 +286,48 @@ def _is_one_sample(x: np.ndarray, y: np.ndarray, input_rank: int | None) -> bool
     return (input_rank is not None and x.ndim == input_rank) or (input_rank is None and y.ndim == 0)
 
 
+def _single_named_sample(x: Any, y: Any, ranks: int | Mapping[str, int] | None) -> bool:
+    """An unbatched dataset of named inputs: each input has its per-sample rank (or, with no
+    ranks known, every label is a scalar)."""
+    if isinstance(x, Mapping) and isinstance(ranks, Mapping):
+        known = [key for key in x if key in ranks]
+        return bool(known) and all(x[key].ndim == ranks[key] for key in known)
+    if not isinstance(x, Mapping) and isinstance(ranks, int):
+        return bool(x.ndim == ranks)
+    labels = y.values() if isinstance(y, Mapping) else [y]
+    return all(label.ndim == 0 for label in labels)
+
+
+def _add_batch_axis(arrays: Any) -> Any:
+    if isinstance(arrays, Mapping):
+        return {key: value[None] for key, value in arrays.items()}
+    return arrays[None]
+
+
 #: Samples read from a map-style dataset to stand for its first batch.
 FIRST_SAMPLES = 32
 
 
-def _pair(item: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """`(x, y, ...)` as two numpy arrays; None for dict inputs or unlabeled data."""
+def _pair(item: Any) -> tuple[Any, Any] | None:
+    """`(x, y, ...)` as numpy arrays (dicts of them for named inputs or outputs); None for
+    unlabeled data or values that do not convert."""
     if not isinstance(item, tuple | list) or len(item) < 2:
         return None
-    x, y = to_numpy(item[0]), to_numpy(item[1])
+    x, y = _to_numpy_named(item[0]), _to_numpy_named(item[1])
     return None if x is None or y is None else (x, y)
+
+
+def _to_numpy_named(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return to_numpy(value)
+    arrays = {str(key): to_numpy(inner) for key, inner in value.items()}
+    return None if not arrays or any(a is None for a in arrays.values()) else arrays
 
 
 def _stack_samples(samples: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
     pairs = [_pair(sample) for sample in samples]
-    if any(p is None for p in pairs):
-        return None
+    if any(p is None or isinstance(p[0], Mapping) or isinstance(p[1], Mapping) for p in pairs):
+        return None  # named samples of a torch Dataset: the model's forward decides
     xs = [p[0] for p in pairs if p is not None]
     ys = [p[1] for p in pairs if p is not None]
     if len({x.shape for x in xs}) != 1 or len({y.shape for y in ys}) != 1:

@@ -20,7 +20,7 @@ import numpy as np
 from plateau_cli.data.arrays import is_text
 from plateau_cli.data.base import ArraySplit, DataBundle, HealthWarning, Task
 from plateau_cli.data.duplicates import rows_found_in
-from plateau_cli.data.fit import first_batch
+from plateau_cli.data.fit import first_batch, input_rank
 from plateau_cli.data.task import class_labels, infer_task
 
 if TYPE_CHECKING:
@@ -52,11 +52,14 @@ def data_health(data: DataBundle, io: IOSpec | None) -> list[HealthWarning]:
     if data.is_arrays:
         train, val, partial = data.train, data.val, False
     else:
-        rank = len(io.input_shape) if io is not None and io.input_shape is not None else None
-        batch = first_batch(data.train, rank, data.source, "training")
+        batch = first_batch(data.train, input_rank(io), data.source, "training")
         if batch is None or len(batch) == 0:
             return []
         train, val, partial = batch, None, True
+    if train.is_multi:
+        from plateau_cli.data.health_named import named_health
+
+        return named_health(data, train, val, io, partial)
     if len(train) == 0:
         return []  # check_fit refuses empty splits; nothing to measure here
     if val is not None and len(val) == 0:

@@ -1,5 +1,9 @@
 """`.npz` archives: `x_train, y_train, x_val, y_val`, or `x, y` split with `--val-split`.
 
+For a Keras model with several named inputs or outputs, a role holds one array per name,
+stored as `<role>.<name>`: `x_train.pixels`, `x_train.meta`, `y_train.digit`, `y_train.big`
+(and `x_val.*`, `y_val.*`, or `x.*`, `y.*` with `--val-split`); see `data.named`.
+
 Keys are matched without regard to case and in the common spellings (`X_train`, `train_x`,
 `x_valid`...), but only when exactly one key claims a role: a file holding both `x_train` and
 `X_train` is refused rather than guessed at. `x_test, y_test` stand in for the validation split
@@ -12,13 +16,14 @@ numpy's own string arrays (`<U..`, what `x.astype(str)` gives) are read as text 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from plateau_cli.data.arrays import as_features, check_lengths, labels_pair
-from plateau_cli.data.base import ArraySplit, DataBundle, DataSpec
+from plateau_cli.data import named as by_name
+from plateau_cli.data.base import Arrays, ArraySplit, DataBundle, DataSpec
 from plateau_cli.data.npz_claims import check_claims
 from plateau_cli.data.split import split_arrays
 from plateau_cli.errors import BadInputError, CorruptFileError
@@ -42,9 +47,12 @@ class NpzLayout:
 
     #: "split" (train and val present), "train-only" (x_train/y_train), "whole" (x/y).
     kind: str
-    #: role ("x_train", "y_train", "x_val", "y_val", "x", "y") -> the key in the file.
+    #: role ("x_train", "y_train", "x_val", "y_val", "x", "y") -> the key in the file; for a
+    #: role stored by name, a pattern such as "x_train.{meta,pixels}" (for messages).
     keys: dict[str, str]
     note: str | None = None
+    #: Roles stored by name (`x_train.pixels`): role -> {input/output name: key in the file}.
+    named: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def has_validation(self) -> bool:
@@ -80,9 +88,18 @@ def resolve_layout(files: list[str], source: str, val_split: float | None) -> Np
     that is how people who keep a held-out test set want it.
     """
     found = ", ".join(repr(f) for f in files) or "no arrays"
+    groups = _named_groups(files, source)
     roles: dict[str, str] = {}
     for role, aliases in _ALIASES.items():
         matches = [f for f in files if f.lower() in aliases]
+        if matches and role in groups:
+            raise BadInputError(
+                f"{source}: has both {matches[0]!r} and named {role} arrays"
+                f" ({', '.join(map(repr, groups[role].values()))}); keep one of them"
+            )
+        if role in groups:
+            roles[role] = f"{role}.{{{','.join(groups[role])}}}"
+            continue
         if len(matches) > 1:
             raise BadInputError(
                 f"{source}: {' and '.join(repr(m) for m in matches)} could both be {role};"
@@ -99,6 +116,36 @@ def resolve_layout(files: list[str], source: str, val_split: float | None) -> Np
             )
         return x_role in roles
 
+    layout = _roles_layout(roles, source, found, val_split, pair)
+    named = {role: groups[role] for role in layout.keys if role in groups}
+    return replace(layout, named=named) if named else layout
+
+
+def _named_groups(files: list[str], source: str) -> dict[str, dict[str, str]]:
+    """`x_train.pixels`, `x_train.meta` -> {"x_train": {"pixels": ..., "meta": ...}}."""
+    groups: dict[str, dict[str, str]] = {}
+    for key in files:
+        parsed = by_name.split_key(key, _ALIASES)
+        if parsed is None:
+            continue
+        role, name = parsed
+        group = groups.setdefault(role, {})
+        if name in group:
+            raise BadInputError(
+                f"{source}: {group[name]!r} and {key!r} could both be {role}.{name};"
+                " keep one of them"
+            )
+        group[name] = key
+    return groups
+
+
+def _roles_layout(
+    roles: dict[str, str],
+    source: str,
+    found: str,
+    val_split: float | None,
+    pair: Callable[[str, str], bool],
+) -> NpzLayout:
     if pair("x_train", "y_train"):
         keys = {"x_train": roles["x_train"], "y_train": roles["y_train"]}
         if pair("x_val", "y_val"):
@@ -131,37 +178,40 @@ def load_npz(spec: DataSpec) -> DataBundle:
     layout = read_layout(path, spec.source, spec.val_split)
     try:
         with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            raw = {role: _read(archive, key, spec.source) for role, key in layout.keys.items()}
+            raw = {role: _read_role(archive, layout, role, spec.source) for role in layout.keys}
     except DAMAGED_ZIP_ERRORS as exc:
         raise CorruptFileError(f"{spec.source}: the archive is damaged ({exc})") from exc
     notes = (layout.note,) if layout.note else ()
     if layout.kind == "split":
         x_train, x_val = raw["x_train"], raw["x_val"]
-        source_dtype = str(x_train.dtype)
-        check_lengths(x_train, raw["y_train"], spec.source, "training")
-        check_lengths(x_val, raw["y_val"], spec.source, "validation")
-        y_train, y_val, class_names = labels_pair(
+        source_dtype = by_name.stored_dtype(x_train)
+        by_name.check_same_names(x_train, x_val, spec.source, "features")
+        by_name.check_rows(x_train, raw["y_train"], spec.source, "training")
+        by_name.check_rows(x_val, raw["y_val"], spec.source, "validation")
+        y_train, y_val, class_names, label_notes = by_name.labels(
             raw["y_train"],
             raw["y_val"],
             spec.source,
-            (_name(layout, "y_train"), _name(layout, "y_val")),
+            (_namer(layout, "y_train"), _namer(layout, "y_val")),
         )
-        train = ArraySplit(as_features(x_train, spec.source, _name(layout, "x_train")), y_train)
-        val = ArraySplit(as_features(x_val, spec.source, _name(layout, "x_val")), y_val)
+        train = ArraySplit(
+            by_name.features(x_train, spec.source, _namer(layout, "x_train")), y_train
+        )
+        val = ArraySplit(by_name.features(x_val, spec.source, _namer(layout, "x_val")), y_val)
     else:
         x_role, y_role = ("x_train", "y_train") if layout.kind == "train-only" else ("x", "y")
         x_all = raw[x_role]
-        source_dtype = str(x_all.dtype)
-        check_lengths(x_all, raw[y_role], spec.source, "whole")
-        y_all, _, class_names = labels_pair(
-            raw[y_role], None, spec.source, (_name(layout, y_role),) * 2
+        source_dtype = by_name.stored_dtype(x_all)
+        by_name.check_rows(x_all, raw[y_role], spec.source, "whole")
+        y_all, _, class_names, label_notes = by_name.labels(
+            raw[y_role], None, spec.source, (_namer(layout, y_role),) * 2
         )
         if spec.val_split is None:  # parse_data_spec requires it; a direct caller may not
             raise BadInputError(
                 f"{spec.source}: has no validation arrays; give --val-split (e.g. 0.2)"
             )
         train, val = split_arrays(
-            as_features(x_all, spec.source, _name(layout, x_role)),
+            by_name.features(x_all, spec.source, _namer(layout, x_role)),
             y_all,
             spec.val_split,
             spec.seed,
@@ -178,13 +228,26 @@ def load_npz(spec: DataSpec) -> DataBundle:
         format="npz",
         source=spec.source,
         class_names=class_names,
-        notes=notes,
+        notes=(*notes, *label_notes),
         source_dtype=source_dtype,
     )
 
 
-def _name(layout: NpzLayout, role: str) -> str:
-    return f"array {layout.keys[role]!r}"
+def _namer(layout: NpzLayout, role: str) -> by_name.Namer:
+    """How messages name the array of `role` (and input/output name, for a named role)."""
+
+    def name(key: str | None) -> str:
+        if key is not None and role in layout.named:
+            return f"array {layout.named[role][key]!r}"
+        return f"array {layout.keys[role]!r}"
+
+    return name
+
+
+def _read_role(archive: np.lib.npyio.NpzFile, layout: NpzLayout, role: str, source: str) -> Arrays:
+    if role in layout.named:
+        return {name: _read(archive, key, source) for name, key in layout.named[role].items()}
+    return _read(archive, layout.keys[role], source)
 
 
 def _read(archive: np.lib.npyio.NpzFile, key: str, source: str) -> np.ndarray:

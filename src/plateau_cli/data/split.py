@@ -9,9 +9,11 @@ least two samples keeps one in training.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from plateau_cli.data.base import ArraySplit
+from plateau_cli.data.base import Arrays, ArraySplit
 from plateau_cli.data.task import class_labels
 from plateau_cli.errors import BadInputError
 
@@ -73,9 +75,12 @@ def _allocate(counts: np.ndarray, n_val: int, rng: np.random.Generator) -> np.nd
 
 
 def split_arrays(
-    x: np.ndarray, y: np.ndarray, val_split: float, seed: int, source: str
+    x: Arrays, y: Arrays, val_split: float, seed: int, source: str
 ) -> tuple[ArraySplit, ArraySplit]:
-    """Split features and labels together; stratified when the labels are class labels."""
-    strata = class_labels(y) if y.dtype.kind in "biu" or y.ndim == 2 else None
-    train, val = split_indices(len(x), val_split, seed, source, strata)
-    return ArraySplit(x[train], y[train]), ArraySplit(x[val], y[val])
+    """Split features and labels together; stratified when the labels are class labels (for
+    several named outputs: the first output's, so the split does not depend on the others)."""
+    first = next(iter(y.values())) if isinstance(y, Mapping) else y
+    strata = class_labels(first) if first.dtype.kind in "biu" or first.ndim == 2 else None
+    whole = ArraySplit(x, y)
+    train, val = split_indices(len(whole), val_split, seed, source, strata)
+    return whole.take(train), whole.take(val)

@@ -18,6 +18,15 @@ def _shape(shape: tuple[int | None, ...] | None) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
+def _io(kind: str, shape: tuple[int | None, ...] | None, extra: Mapping[str, object]) -> str:
+    """`input (?, 64)`, or `inputs pixels (?, 64), meta (?, 3)` for a multi-input model."""
+    named = extra.get(f"{kind}s")
+    if shape is None and isinstance(named, Mapping) and named:
+        listed = ", ".join(f"{escape(str(n))} {_shape(tuple(s))}" for n, s in named.items())
+        return f"{kind}s {listed}"
+    return f"{kind} {_shape(shape)}"
+
+
 #: OptimizerState values (JSON) in words.
 _STATE_WORDS = {
     "restored": "saved, and it loads (moments and step count go on)",
@@ -45,7 +54,7 @@ def _shown_name(name: str) -> str:
 def render_inspect(console: Console, d: ModelDescription) -> None:
     console.print(
         f"[bold]{escape(str(d.path))}[/bold]: {d.framework} ({d.format}),"
-        f" input {_shape(d.input_shape)} -> output {_shape(d.output_shape)}",
+        f" {_io('input', d.input_shape, d.extra)} -> {_io('output', d.output_shape, d.extra)}",
         soft_wrap=True,
     )
     table = Table(show_edge=False, header_style="bold")

@@ -27,6 +27,7 @@ from plateau_cli.auto.choice import (
 )
 from plateau_cli.data import data_health, load_data, parse_data_spec
 from plateau_cli.data.base import DataBundle, DataSpec
+from plateau_cli.data.named import sample_shapes
 from plateau_cli.errors import StrategyNotApplicableError, UsageError
 from plateau_cli.frameworks import adapter_for, import_user_code
 from plateau_cli.history import RunHistory
@@ -440,7 +441,7 @@ def baseline_train_metrics(
 
     rng = np.random.default_rng(request.seed)
     rows = np.sort(rng.choice(total, TRAIN_EVAL_SAMPLE, replace=False))  # sorted: fast reads
-    part = dataclasses.replace(bundle.train, x=bundle.train.x[rows], y=bundle.train.y[rows])
+    part = bundle.train.take(rows)
     sample = dataclasses.replace(bundle, train=part, val=part)
     batch = request.batch_size or TRAIN_EVAL_SAMPLE
     metrics = handle.evaluate(handle.prepare(sample, batch, request.seed), "train")
@@ -620,7 +621,7 @@ def _describe_data(bundle: DataBundle) -> dict[str, Any]:
         out |= {
             "train_samples": len(bundle.train),
             "val_samples": len(bundle.val),
-            "input_shape": list(bundle.train.x.shape[1:]),
+            "input_shape": sample_shapes(bundle.train.x),
         }
     if bundle.class_names:
         out["classes"] = list(bundle.class_names)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from plateau_cli.adapters.base import ModelHandle, OptimizerState
 from plateau_cli.data.base import DataBundle
+from plateau_cli.errors import StrategyNotApplicableError
 from plateau_cli.monitor import Monitor
 
 
@@ -121,3 +122,28 @@ class Strategy(ABC):
     def needs_epoch_segments(self) -> bool:
         """True when the model must be rebuilt between epochs, so fit runs one epoch at a time."""
         return False
+
+
+def refuse_named_io(strategy: str, handle: ModelHandle, data: DataBundle, does: str) -> None:
+    """Refuse (not applicable, exit 2; auto falls back) a model with several named inputs or
+    outputs, or data given by name, for a strategy built around one input array and one label
+    array (augment perturbs one feature array, normalize folds one input's scaling into the
+    first layer, rebalance weighs the classes of one output)."""
+    io = handle.io_spec()
+    if not (io.is_multi or data.is_multi or _named_dataset(data)):
+        return
+    parts = []
+    if io.inputs is not None:
+        parts.append(f"inputs {', '.join(map(repr, io.inputs))}")
+    if io.outputs is not None:
+        parts.append(f"outputs {', '.join(map(repr, io.outputs))}")
+    has = f"this model has {' and '.join(parts)}" if parts else "the data is given by name"
+    raise StrategyNotApplicableError(
+        f"{strategy} {does}, and {has}; try --strategy lr-decay, lr-find or regularize"
+    )
+
+
+def _named_dataset(data: DataBundle) -> bool:
+    """A framework dataset whose elements are ({name: tensor}, ...) (read from its spec only)."""
+    spec = getattr(data.train, "element_spec", None)
+    return isinstance(spec, tuple) and bool(spec) and isinstance(spec[0], Mapping)

@@ -170,7 +170,7 @@ def unit_activity(model: Any, batches: Any, nested: bool = True) -> list[UnitAct
         for i, values in enumerate(probe.run(x)):
             peak = values.reshape(-1, values.shape[-1]).max(axis=0)
             peaks[i] = peak if peaks[i] is None else np.maximum(peaks[i], peak)
-        samples += int(np.asarray(x).shape[0])
+        samples += int(np.asarray(keras.tree.flatten(x)[0]).shape[0])  # x: a dict for named inputs
     return [
         UnitActivity(name, act, int(peak.shape[0]), int((peak <= 0).sum()), samples, inside)
         for (name, act, inside), peak in zip(chosen, peaks, strict=True)

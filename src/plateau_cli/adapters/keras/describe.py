@@ -99,7 +99,10 @@ def _output_layer(model: Any) -> Any:
 
 
 def output_activation(model: Any) -> str | None:
-    layer = _output_layer(model)
+    return _activation_of(_output_layer(model))
+
+
+def _activation_of(layer: Any) -> str | None:
     if layer is None:
         return None
     if isinstance(layer, keras.layers.Softmax):
@@ -123,11 +126,10 @@ def io_spec(model: Any) -> IOSpec:
     shape_in = input_shape(model)
     shape_out = output_shape(model)
     units = shape_out[-1] if shape_out and len(shape_out) >= 2 else None
-    loss = loss_name(getattr(model, "loss", None))
-    task, sparse = LOSS_TASKS.get(loss or "", (None, True))
-    if task is Task.BINARY and units not in (None, 1):
-        task = None  # several sigmoid units: multi-label, which the checks do not model
+    task, sparse = _loss_task(getattr(model, "loss", None), units)
     leading = preprocessing.leading_layers(model)
+    named_in = named_inputs(model)
+    named_out = named_outputs(model)
     return IOSpec(
         input_shape=shape_in[1:] if shape_in else None,
         output_units=units,
@@ -139,7 +141,88 @@ def io_spec(model: Any) -> IOSpec:
         string_inputs=takes_strings(model),
         preprocess=preprocessing.numpy_function(leading),
         preprocessing=preprocessing.describe_layers(leading),
+        inputs=(
+            {name: _shape(tensor)[1:] for name, tensor in named_in.items()}
+            if len(named_in) > 1
+            else None
+        ),
+        outputs=_output_specs(model, named_out) if len(named_out) > 1 else None,
     )
+
+
+def _loss_task(loss: Any, units: int | None) -> tuple[Task | None, bool]:
+    task, sparse = LOSS_TASKS.get(loss_name(loss) or "", (None, True))
+    if task is Task.BINARY and units not in (None, 1):
+        task = None  # several sigmoid units: multi-label, which the checks do not model
+    return task, sparse
+
+
+def _named(struct: Any, flat: list[Any]) -> dict[str, Any]:
+    """name -> tensor: a dict structure's keys (what `fit` matches dict data by), else the
+    producing layer's name (what Keras matches a dict against a list structure by)."""
+    if isinstance(struct, dict) and len(struct) == len(flat):
+        return {str(key): struct[key] for key in struct}
+    return {_layer_name(tensor): tensor for tensor in flat}
+
+
+def _layer_name(tensor: Any) -> str:
+    history = getattr(tensor, "_keras_history", None)
+    operation = getattr(history, "operation", None)
+    return str(getattr(operation, "name", None) or getattr(tensor, "name", "?"))
+
+
+def named_inputs(model: Any) -> dict[str, Any]:
+    """The model's inputs by name (empty when unknown, e.g. an unbuilt subclassed model)."""
+    try:
+        flat = list(model.inputs or [])
+    except (AttributeError, ValueError):
+        return {}
+    return _named(getattr(model, "_inputs_struct", None), flat)
+
+
+def named_outputs(model: Any) -> dict[str, Any]:
+    """The model's outputs by name, in the names `compile(loss={...})` and the logs use."""
+    try:
+        flat = list(model.outputs or [])
+    except (AttributeError, ValueError):
+        return {}
+    return _named(getattr(model, "_outputs_struct", None), flat)
+
+
+def named_shapes(model: Any) -> dict[str, dict[str, list[int | None]]]:
+    """`inputs`/`outputs`: name -> shape (batch first) for a model with several of them, which
+    `input_shape`/`output_shape` cannot show; empty for a one-input, one-output model."""
+    found: dict[str, dict[str, list[int | None]]] = {}
+    for key, named in (("inputs", named_inputs(model)), ("outputs", named_outputs(model))):
+        if len(named) > 1:
+            found[key] = {name: list(_shape(tensor)) for name, tensor in named.items()}
+    return found
+
+
+def _output_specs(model: Any, named: dict[str, Any]) -> dict[str, IOSpec]:
+    """One IOSpec per output: its units, its layer's activation, and the task of its own loss
+    (a dict loss by name, a list by position, one loss for all)."""
+    loss = getattr(model, "loss", None)
+    specs: dict[str, IOSpec] = {}
+    for index, (name, tensor) in enumerate(named.items()):
+        if isinstance(loss, dict):
+            own = loss.get(name)
+        elif isinstance(loss, list | tuple):
+            own = loss[index] if index < len(loss) else None
+        else:
+            own = loss
+        shape = _shape(tensor)
+        units = shape[-1] if len(shape) >= 2 else None
+        task, sparse = _loss_task(own, units)
+        layer = getattr(getattr(tensor, "_keras_history", None), "operation", None)
+        specs[name] = IOSpec(
+            input_shape=None,
+            output_units=units,
+            output_activation=_activation_of(layer),
+            task=task,
+            sparse_labels=sparse,
+        )
+    return specs
 
 
 def metric_names(model: Any) -> tuple[str, ...]:

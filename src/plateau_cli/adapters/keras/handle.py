@@ -25,6 +25,7 @@ from plateau_cli.adapters.sniff import KERAS_H5
 from plateau_cli.atomic import atomic_path
 from plateau_cli.data import check_fit
 from plateau_cli.data.base import DataBundle
+from plateau_cli.data.fit import input_rank
 from plateau_cli.errors import OutputError
 from plateau_cli.zips import DAMAGED_ZIP_ERRORS
 
@@ -84,6 +85,7 @@ class KerasHandle(ModelHandle):
         if self.facts.date_saved:
             extra["date_saved"] = self.facts.date_saved
         extra.update(self.load_extra)
+        extra |= describe.named_shapes(self.model)
         return extra
 
     def io_spec(self) -> IOSpec:
@@ -96,16 +98,15 @@ class KerasHandle(ModelHandle):
         if data.is_arrays:
             pipeline.probe(self.model, data)
         else:
-            pipeline.check_dataset_shapes(data, spec.input_shape)
+            pipeline.check_dataset_shapes(data, spec.input_shape, spec.inputs)
 
     def prepare(self, data: DataBundle, batch_size: int, seed: int) -> pipeline.Prepared:
-        spec = self.io_spec()
         return pipeline.prepare(
             data,
             batch_size,
             seed,
             self.train_transform,
-            len(spec.input_shape) if spec.input_shape is not None else None,
+            input_rank(self.io_spec()),
             self._input_dtype(),
             copies=self.train_copies,
         )

@@ -22,7 +22,7 @@ each reshuffled; evaluation passes and validation stay single and in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,14 +52,14 @@ def prepare(
     batch_size: int,
     seed: int,
     transform: Transform | None,
-    input_rank: int | None,
+    input_rank: Rank,
     input_dtype: str,
     copies: int = 1,
 ) -> Prepared:
     if data.is_arrays:
-        cast = _feature_dtype(data.train.x, input_dtype)
-        x_train, y_train = tf.convert_to_tensor(data.train.x), tf.convert_to_tensor(data.train.y)
-        x_val, y_val = tf.convert_to_tensor(data.val.x), tf.convert_to_tensor(data.val.y)
+        cast = None if data.is_multi else _feature_dtype(data.train.x, input_dtype)
+        x_train, y_train = _tensors(data.train.x), _tensors(data.train.y)
+        x_val, y_val = _tensors(data.val.x), _tensors(data.val.y)
         train = _batches(x_train, y_train, batch_size, seed, cast, copies)
         if transform is not None:
             train = train.map(transform)  # in order: see the module docstring
@@ -86,6 +86,13 @@ def prepare(
     )
 
 
+def _tensors(arrays: Any) -> Any:
+    """One tensor, or a dict of tensors for named inputs/outputs (what Keras matches by name)."""
+    return tf.nest.map_structure(
+        tf.convert_to_tensor, dict(arrays) if isinstance(arrays, Mapping) else arrays
+    )
+
+
 def _feature_dtype(x: np.ndarray, input_dtype: str) -> tf.DType | None:
     """The model's float dtype when the features need casting to it (uint8 images, float64).
 
@@ -104,7 +111,7 @@ def _batches(
     cast: tf.DType | None,
     copies: int = 1,
 ) -> tf.data.Dataset:
-    n = int(x.shape[0])
+    n = int(tf.nest.flatten(x)[0].shape[0])
     indices = tf.data.Dataset.range(n)
     if seed is not None:
         indices = indices.shuffle(n, seed=seed, reshuffle_each_iteration=True)
@@ -113,9 +120,10 @@ def _batches(
     indices = indices.batch(batch_size)
     whole = tf.data.Dataset.from_tensors((x, y)).repeat()
 
-    def gather(index: tf.Tensor, arrays: tuple[tf.Tensor, tf.Tensor]) -> tuple[Any, Any]:
-        features = tf.gather(arrays[0], index)
-        return (features if cast is None else tf.cast(features, cast)), tf.gather(arrays[1], index)
+    def gather(index: tf.Tensor, arrays: tuple[Any, Any]) -> tuple[Any, Any]:
+        features = tf.nest.map_structure(lambda a: tf.gather(a, index), arrays[0])
+        labels = tf.nest.map_structure(lambda a: tf.gather(a, index), arrays[1])
+        return (features if cast is None else tf.cast(features, cast)), labels
 
     # No num_parallel_calls: TF 2.21's ParallelMapDatasetV2 logs a native "NodeDef mentions
     # attribute use_unbounded_threadpool" error line on every run, and a gather is cheap.
@@ -123,7 +131,7 @@ def _batches(
 
 
 def _batched(
-    dataset: Any, batch_size: int, input_rank: int | None, source: str, name: str
+    dataset: Any, batch_size: int, input_rank: Rank, source: str, name: str
 ) -> tf.data.Dataset:
     if not isinstance(dataset, tf.data.Dataset):
         raise DataMismatchError(
@@ -131,7 +139,12 @@ def _batched(
             " a Keras model needs a tf.data.Dataset of (x, y) or numpy arrays"
         )
     x_spec = _x_spec(dataset, source, name)
-    if input_rank is not None and _unbatched(dataset, x_spec, input_rank):
+    if isinstance(x_spec, Mapping) and isinstance(input_rank, Mapping):
+        known = [key for key in x_spec if key in input_rank]
+        if known and all(len(x_spec[key].shape) == input_rank[key] for key in known):
+            return dataset.batch(batch_size)
+        return dataset
+    if isinstance(input_rank, int) and _unbatched(dataset, x_spec, input_rank):
         return dataset.batch(batch_size)
     return dataset
 
@@ -150,34 +163,85 @@ def _unbatched(dataset: tf.data.Dataset, x_spec: tf.TensorSpec, input_rank: int)
     return rank == input_rank
 
 
-def _x_spec(dataset: tf.data.Dataset, source: str, name: str) -> tf.TensorSpec:
+#: A model's per-sample input rank; one per name for several inputs.
+Rank = int | Mapping[str, int] | None
+
+
+def _x_spec(dataset: tf.data.Dataset, source: str, name: str) -> Any:
+    """The features' TensorSpec, or a dict of them for named inputs."""
     spec = dataset.element_spec
-    if not isinstance(spec, tuple) or len(spec) < 2 or not isinstance(spec[0], tf.TensorSpec):
-        raise DataMismatchError(
-            f"{source}: the {name} dataset yields {spec}; it must yield (x, y) pairs of tensors"
-        )
-    return spec[0]
+    if isinstance(spec, tuple) and len(spec) >= 2:
+        x = spec[0]
+        if isinstance(x, tf.TensorSpec):
+            return x
+        if isinstance(x, Mapping) and x and all(isinstance(v, tf.TensorSpec) for v in x.values()):
+            return {str(key): value for key, value in x.items()}
+    raise DataMismatchError(
+        f"{source}: the {name} dataset yields {spec}; it must yield (x, y) pairs of tensors"
+        " (x may be a dict of tensors by input name)"
+    )
 
 
-def check_dataset_shapes(data: DataBundle, input_shape: tuple[int | None, ...] | None) -> None:
-    """Native datasets: compare each element_spec's features with the model's input shape."""
-    if input_shape is None:
-        return
+def check_dataset_shapes(
+    data: DataBundle,
+    input_shape: tuple[int | None, ...] | None,
+    inputs: Mapping[str, tuple[int | None, ...]] | None = None,
+) -> None:
+    """Native datasets: compare each element_spec's features with the model's input shape(s)."""
     for name, dataset in (("training", data.train), ("validation", data.val)):
         if not isinstance(dataset, tf.data.Dataset):
             _batched(dataset, 1, None, data.source, name)  # raises the one-line error
         spec = _x_spec(dataset, data.source, name)
-        dims = tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
-        if dims is None:
+        if isinstance(spec, Mapping):
+            _check_named_specs(spec, inputs, data.source, name)
             continue
-        sample = dims[1:] if len(dims) == len(input_shape) + 1 else dims
-        one_string = spec.dtype == tf.string and sample in ((), (None,)) and input_shape == (1,)
-        if not one_string and not _compatible(sample, input_shape):
+        if inputs is not None:
             raise DataMismatchError(
-                f"{data.source}: the {name} dataset yields features of shape"
-                f" {_text(dims)} but the model's input is {_text(input_shape)} per sample"
-                " (plus the batch axis)"
+                f"{data.source}: the {name} dataset yields one feature tensor but the model has"
+                f" {len(inputs)} inputs ({', '.join(map(repr, inputs))}); yield"
+                " ({name: tensor, ...}, y) pairs keyed by input name"
             )
+        if input_shape is not None:
+            _check_spec(spec, input_shape, data.source, f"the {name} dataset yields features of")
+
+
+def _check_named_specs(
+    specs: Mapping[str, tf.TensorSpec],
+    inputs: Mapping[str, tuple[int | None, ...]] | None,
+    source: str,
+    name: str,
+) -> None:
+    if inputs is None:
+        raise DataMismatchError(
+            f"{source}: the {name} dataset yields named features"
+            f" ({', '.join(map(repr, specs))}) but the model has one input; yield (x, y) pairs"
+        )
+    missing = [key for key in inputs if key not in specs]
+    extra = [key for key in specs if key not in inputs]
+    if missing or extra:
+        parts = [f"no tensor for input {', '.join(map(repr, missing))}"] if missing else []
+        parts += [f"the model has no input {', '.join(map(repr, extra))}"] if extra else []
+        raise DataMismatchError(
+            f"{source}: the {name} dataset: {'; '.join(parts)} (the model's inputs:"
+            f" {', '.join(map(repr, inputs))})"
+        )
+    for key, expected in inputs.items():
+        _check_spec(specs[key], expected, source, f"the {name} dataset yields input {key!r} of")
+
+
+def _check_spec(
+    spec: tf.TensorSpec, expected: tuple[int | None, ...], source: str, what: str
+) -> None:
+    dims = tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
+    if dims is None:
+        return
+    sample = dims[1:] if len(dims) == len(expected) + 1 else dims
+    one_string = spec.dtype == tf.string and sample in ((), (None,)) and expected == (1,)
+    if not one_string and not _compatible(sample, expected):
+        raise DataMismatchError(
+            f"{source}: {what} shape {_text(dims)} but the model's input is {_text(expected)}"
+            " per sample (plus the batch axis)"
+        )
 
 
 def _compatible(actual: tuple[int | None, ...], expected: tuple[int | None, ...]) -> bool:
@@ -192,17 +256,27 @@ def _text(shape: tuple[int | None, ...]) -> str:
 
 def probe(model: Any, data: DataBundle) -> None:
     """Run the model on two training samples: a shape error becomes DataMismatchError."""
-    x = np.asarray(data.train.x[:2])
+    features = data.train.x
+    if isinstance(features, Mapping):
+        x: Any = {key: np.asarray(value[:2]) for key, value in features.items()}
+        given = ", ".join(f"{key} {_text(value.shape[1:])}" for key, value in x.items())
+    else:
+        x = np.asarray(features[:2])
+        given = _text(x.shape[1:])
     try:
-        # Keras converts numpy strings to no tensor of its own; TensorFlow makes them tf.string.
-        model(tf.convert_to_tensor(x) if x.dtype.kind in "SU" else x, training=False)
-    except (ValueError, TypeError, tf.errors.InvalidArgumentError) as exc:
+        model(tf.nest.map_structure(_as_model_input, x), training=False)
+    except (ValueError, TypeError, KeyError, tf.errors.InvalidArgumentError) as exc:
         expected = _text(tuple(model.inputs[0].shape[1:])) if _single_input(model) else "?"
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataMismatchError(
             f"{data.source}: the model cannot take the training features: samples of shape"
-            f" {_text(x.shape[1:])}, the model expects {expected} ({cause[:200]})"
+            f" {given}, the model expects {expected} ({cause[:200]})"
         ) from exc
+
+
+def _as_model_input(array: np.ndarray) -> Any:
+    """Keras converts numpy strings to no tensor of its own; TensorFlow makes them tf.string."""
+    return tf.convert_to_tensor(array) if array.dtype.kind in "SU" else array
 
 
 def _single_input(model: Any) -> bool:

@@ -148,6 +148,13 @@ class TorchHandle(ModelHandle):
     # -- data and training ------------------------------------------------------------------
     def check_data(self, data: DataBundle) -> None:
         """The model runs on one real batch: that, not its first layer, says whether it fits."""
+        if data.is_multi:
+            raise DataMismatchError(
+                f"{data.source}: the arrays are given by name (inputs or outputs of a"
+                " multi-input/multi-output Keras model); a PyTorch module takes one feature"
+                " array and one label array (x_train, y_train, ...), or a DataLoader from --data"
+                " module:function"
+            )
         self._ensure_loss(data)
         from plateau_cli.data import check_fit
 

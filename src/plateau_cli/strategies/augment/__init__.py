@@ -45,7 +45,12 @@ from plateau_cli.data.base import DataBundle
 from plateau_cli.errors import StrategyNotApplicableError, UsageError
 from plateau_cli.strategies.augment.options import DEFAULT_LR_MULT, AugmentOptions, show
 from plateau_cli.strategies.augment.plan import LossWatch, Plan, make_plan
-from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
+from plateau_cli.strategies.base import (
+    Strategy,
+    StrategyContext,
+    StrategyOutcome,
+    refuse_named_io,
+)
 
 
 class Augment(Strategy):
@@ -73,6 +78,7 @@ class Augment(Strategy):
         return cls(AugmentOptions.from_given(given))
 
     def _plan(self, handle: ModelHandle, data: DataBundle) -> Plan:
+        refuse_named_io(self.name, handle, data, "perturbs one input array")
         io = handle.io_spec()
         if io.string_inputs:
             raise StrategyNotApplicableError(

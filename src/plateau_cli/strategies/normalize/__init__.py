@@ -24,7 +24,12 @@ from typing import Any, ClassVar
 from plateau_cli.adapters.base import ModelHandle, OptimizerState
 from plateau_cli.data.base import DataBundle
 from plateau_cli.errors import StrategyNotApplicableError
-from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
+from plateau_cli.strategies.base import (
+    Strategy,
+    StrategyContext,
+    StrategyOutcome,
+    refuse_named_io,
+)
 from plateau_cli.strategies.normalize.options import NormalizeOptions
 
 
@@ -50,6 +55,7 @@ class Normalize(Strategy):
     def apply(
         self, handle: ModelHandle, data: DataBundle, context: StrategyContext
     ) -> StrategyOutcome:
+        refuse_named_io(self.name, handle, data, "folds one input's scaling into the first layer")
         if handle.io_spec().string_inputs:
             raise StrategyNotApplicableError(
                 "normalize standardises numeric inputs, and this model takes strings (text into"

@@ -26,7 +26,12 @@ import numpy as np
 from plateau_cli.adapters.base import ModelHandle
 from plateau_cli.data.base import DataBundle
 from plateau_cli.errors import StrategyNotApplicableError
-from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
+from plateau_cli.strategies.base import (
+    Strategy,
+    StrategyContext,
+    StrategyOutcome,
+    refuse_named_io,
+)
 from plateau_cli.strategies.rebalance.balance import (
     IMBALANCED,
     balanced,
@@ -67,6 +72,7 @@ class Rebalance(Strategy):
     ) -> StrategyOutcome:
         from plateau_cli.data.task import class_labels
 
+        refuse_named_io(self.name, handle, data, "weighs the classes of one output")
         if not data.is_arrays:
             raise StrategyNotApplicableError(
                 "rebalance needs the training labels as arrays (an .npz, a CSV or an image"

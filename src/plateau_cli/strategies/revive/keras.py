@@ -104,4 +104,11 @@ def _peaks(model: Any, names: list[str], batches: Any) -> dict[str, np.ndarray]:
 
 
 def _predict(model: Any, x: Any) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
+    """Every output (a dict or list of them: several outputs) side by side, per sample."""
+    parts = [
+        np.asarray(keras.ops.convert_to_numpy(p), dtype=np.float64)
+        for p in keras.tree.flatten(model(x, training=False))
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p.reshape(len(p), -1) for p in parts], 1)

@@ -62,7 +62,7 @@ def apply(
         noise=options.effective_noise,
         change_before_noise=before,
         change_after_noise=after,
-        samples=sum(len(x) for x in inputs),
+        samples=sum(len(keras.tree.flatten(x)[0]) for x in inputs),
         params_before=int(model.count_params()),
         params_after=int(wider.count_params()),
         optimizer=remap,
@@ -180,14 +180,15 @@ def _validation_inputs(
     seen = 0
     for x, _ in prepared.val:
         yield x
-        seen += len(x)
+        seen += len(keras.tree.flatten(x)[0])  # x: a dict for named inputs
         if seen >= plan.MAX_SAMPLES:
             return
 
 
 def _predict(model: Any, x: Any) -> np.ndarray:
-    out = model(x, training=False)
-    parts = out if isinstance(out, list | tuple) else [out]
+    """Every output (a list or a dict of them: several outputs) side by side, per sample."""
+    parts = keras.tree.flatten(model(x, training=False))
+    rows = len(keras.tree.flatten(x)[0])
     return np.concatenate(
-        [np.asarray(keras.ops.convert_to_numpy(p)).reshape(len(x), -1) for p in parts], 1
+        [np.asarray(keras.ops.convert_to_numpy(p)).reshape(rows, -1) for p in parts], 1
     )
