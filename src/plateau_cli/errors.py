@@ -8,6 +8,7 @@ exception) stays distinguishable from bad input.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitStatus(IntEnum):
@@ -87,3 +88,9 @@ class NothingToChange(PlateauError):
     something" / "did not improve", and a user who wants a resume anyway names a strategy."""
 
     exit_status = ExitStatus.SUCCESS
+
+    def __init__(self, message: str, decision: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        #: auto's record (chosen, rule, reason, evidence): what `--json` prints, since a script
+        #: reading stdout must get a document even when nothing was trained.
+        self.decision = decision

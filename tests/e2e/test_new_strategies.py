@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 
 from tests.e2e.runner import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _npz(path: Path, x: np.ndarray, y: np.ndarray) -> Path:
@@ -241,6 +244,18 @@ def test_auto_on_a_healthy_log_changes_nothing(torch_models, datasets, tmp_path)
     assert result.code == 0, result.stderr
     assert "nothing to change" in result.stderr
     assert "error" not in result.stderr
+    assert not out.exists()
+    # With --json a script still reads one document: the decision, nothing trained or written.
+    result = run_cli([*argv, "--json"])
+    assert result.code == 0, result.stderr
+    decision = json.loads(result.stdout)
+    schema = json.loads((ROOT / "schemas" / "decision.schema.json").read_text())
+    jsonschema.validate(decision, schema)
+    assert decision["trained"] is False
+    assert decision["written"] is False
+    assert decision["strategy"] is None
+    assert decision["auto"]["chosen"] == "none"
+    assert decision["auto"]["evidence"]["val_loss"] == pytest.approx(last, rel=1e-4)
     assert not out.exists()
 
 

@@ -56,7 +56,8 @@ def choose_for_auto(
     evidence = gather(handle, bundle, prepared, baseline, context, diagnosis)
     choice = choose(evidence)
     if choice.strategy == NOTHING:
-        raise NothingToChange(f"auto: {choice.reason}; nothing trained, nothing written")
+        record = auto_record(choice, evidence.to_json(), request.log, [])
+        raise NothingToChange(f"auto: {choice.reason}; nothing trained, nothing written", record)
     options, ignored = options_for(choice.strategy, request.strategy_options)
     if choice.strategy == "lr-decay" and request.load.lr is not None:
         options["lr"] = request.load.lr  # --lr is lr-decay's new rate

@@ -65,7 +65,7 @@ from plateau_cli.cli.strategy_options import (
     UnitsOpt,
     WeightDecayOpt,
 )
-from plateau_cli.errors import ExitStatus, UsageError
+from plateau_cli.errors import ExitStatus, NothingToChange, UsageError
 
 
 @app.command(cls=PlateauCommand)
@@ -323,6 +323,10 @@ def resume(
     )
     try:
         report = run_resume(request, observer, strategy=chosen)
+    except NothingToChange as exc:
+        if json_output:  # a script reading stdout still gets one document
+            print_json(nothing_to_change_json(exc))
+        raise
     finally:
         if isinstance(observer, RichObserver):
             observer.close()
@@ -394,3 +398,15 @@ def _finish_resume(
         raise typer.Exit(int(ExitStatus.INTERRUPTED))
     if require_improvement and not report.improved:
         raise typer.Exit(int(ExitStatus.NOT_IMPROVED))
+
+
+def nothing_to_change_json(exc: NothingToChange) -> dict[str, Any]:
+    """`--json` when auto trains nothing: its decision, and that nothing was written."""
+    return {
+        "schema_version": 1,
+        "trained": False,
+        "written": False,
+        "message": exc.message,
+        "strategy": None,
+        "auto": exc.decision,
+    }
