@@ -44,6 +44,8 @@ class LoadOptions:
     imports: tuple[str, ...] = ()
     #: Keras: `mirrored` or `multi-worker` (tf.distribute); None runs on one device.
     distribute: str | None = None
+    #: PyTorch under torchrun: BatchNorm statistics over the whole global batch (SyncBatchNorm).
+    sync_batchnorm: bool = False
 
 
 class OptimizerState(str, Enum):
