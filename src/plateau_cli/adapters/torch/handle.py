@@ -174,6 +174,18 @@ class TorchHandle(ModelHandle):
             ddp.shard(prepared.train, self.ddp, seed), ddp.shard(prepared.val, self.ddp, seed)
         )
 
+    def prepare_continued(
+        self, data: DataBundle, batch_size: int, seed: int, epochs_done: int
+    ) -> Prepared:
+        """The uninterrupted run's batches from epoch `epochs_done + 1` on: the shuffle stream
+        drawn from `seed` and moved on by the epochs done (on every rank alike under torchrun),
+        so an interrupted and continued run trains as the uninterrupted one. A user's own
+        DataLoader in one process shuffles by itself: its order comes from seed + epochs done."""
+        prepared = self.prepare(data, batch_size, seed)
+        if ddp.skip_epochs(prepared.train, epochs_done):
+            return prepared
+        return self.prepare(data, batch_size, seed + epochs_done)
+
     def _prepare(self, data: DataBundle, batch_size: int, seed: int, loss: LossChoice) -> Prepared:
         generator = torch.Generator().manual_seed(seed)
         layout = self._input_layout(data)
