@@ -1,7 +1,8 @@
-"""Wall time of `trial` with --jobs 1 against --jobs N, on the torch `lr` sample (CPU).
+"""Wall time of `trial` with --jobs 1 against --jobs N, on a torch sample (CPU).
 
-    python benchmarks/trial_jobs.py                       # all strategies, budget 4, 3 rounds
+    python benchmarks/trial_jobs.py                       # lr MLP, all strategies, budget 4
     python benchmarks/trial_jobs.py --jobs 2 --rounds 5 --strategies lr-decay,augment
+    python benchmarks/trial_jobs.py --sample cnn --strategies lr-decay,augment,unfreeze
 
 The time is the whole command as a user waits for it (start-up, every candidate's loading,
 baseline and training, the trial's report), measured around the subprocess. Every round runs
@@ -24,18 +25,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = [
-    "sample_models/torch/lr/checkpoint.pt", "--data", "sample_models/data/digits.npz",
-    "--model-factory", "sample_models/torch/nets.py:mlp", "--factory-arg", "hidden=32",
-    "--factory-arg", "activation=leaky_relu", "--device", "cpu",
-]  # fmt: skip
+SAMPLES = {
+    "lr": [
+        "sample_models/torch/lr/checkpoint.pt", "--data", "sample_models/data/digits.npz",
+        "--model-factory", "sample_models/torch/nets.py:mlp", "--factory-arg", "hidden=32",
+        "--factory-arg", "activation=leaky_relu", "--device", "cpu",
+    ],
+    "cnn": [
+        "sample_models/torch/unfreeze/checkpoint.pt", "--data",
+        "sample_models/data/digits_images_nchw.npz", "--model-factory",
+        "sample_models/torch/nets.py:small_cnn", "--device", "cpu",
+    ],
+}  # fmt: skip
 
 
-def run(jobs: int, budget: int, strategies: str | None) -> tuple[float, list]:
+def run(sample: str, jobs: int, budget: int, strategies: str | None) -> tuple[float, list]:
     """Seconds the command took, and each candidate's (name, status, history)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "trial"
-        args = ["trial", *SAMPLE, "--budget-epochs", str(budget), "--jobs", str(jobs)]
+        args = ["trial", *SAMPLES[sample], "--budget-epochs", str(budget), "--jobs", str(jobs)]
         args += ["--strategies", strategies] if strategies else []
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
         started = time.perf_counter()
@@ -52,6 +60,7 @@ def run(jobs: int, budget: int, strategies: str | None) -> tuple[float, list]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", choices=sorted(SAMPLES), default="lr")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=4)
@@ -61,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for r in range(args.rounds):
         for jobs, values in times.items():
-            seconds, candidates = run(jobs, args.budget, args.strategies)
+            seconds, candidates = run(args.sample, jobs, args.budget, args.strategies)
             values.append(seconds)
             results.append(candidates)
             print(f"round {r + 1}, --jobs {jobs}: {seconds:.1f} s", file=sys.stderr, flush=True)
     same = all(r == results[0] for r in results)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
-        f"torch lr sample, {len(results[0])} candidates, budget {args.budget} epochs,"
+        f"torch {args.sample} sample, {len(results[0])} candidates, budget {args.budget} epochs,"
         f" {args.rounds} rounds, {cores} cores, load average"
         f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )

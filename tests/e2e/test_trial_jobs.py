@@ -85,10 +85,14 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_exit_130(
         [*args, "--budget-epochs", "40"], env=_env(PLATEAU_TEST_STARTED=str(started)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
+    # Interrupted once the control trains too (its recovery point exists): a Ctrl-C while the
+    # control still loads ends as at start-up ("interrupted", 130) without a trial report.
+    control = out / "candidates" / "continue" / ".continue" / "recovery"
     deadline = time.monotonic() + 300
-    while not started.exists() and job.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert started.exists(), "no candidate started training"
+    while not (started.exists() and control.is_dir()) and job.poll() is None:
+        assert time.monotonic() < deadline, "no candidate started training"
+        time.sleep(0.05)
+    assert started.exists()
     if whole_group:  # what a terminal does: SIGINT to the trial and its workers
         os.killpg(job.pid, signal.SIGINT)
     else:  # `kill -INT` of the trial alone: it passes the signal on
@@ -104,6 +108,8 @@ def test_ctrl_c_stops_the_workers_with_one_line_and_exit_130(
     assert "interrupted" in [c["status"] for c in doc["candidates"]]
     # Nothing half-written: every candidate that saved has its whole set, no temporary file.
     for candidate in (out / "candidates").iterdir():
+        files = sorted(str(p.relative_to(candidate)) for p in candidate.rglob("*"))
+        assert (candidate / "report.json").is_file(), (candidate.name, files)
         report = json.loads((candidate / "report.json").read_text())
         assert report["stopped_reason"] in ("interrupted", "paused")
         assert (candidate / "checkpoint.pt").is_file()
