@@ -20,11 +20,13 @@ and they agree to float rounding (about 1e-7 relative).
 Devices: with `--device cuda` (or `auto` on a machine with CUDA) and several GPUs, worker i
 trains on `cuda:(i mod GPUs)`, so N workers on N GPUs each hold one device.
 
-Ctrl-C: idle workers ignore SIGINT and SIGTERM; a worker inside a candidate takes them as the
-candidate's own Ctrl-C (a training loop finishes its batch and saves an interrupted,
-continuable run; a candidate still loading stops with nothing written). The trial process
-passes a signal it receives on to every worker, so `kill -INT` of the trial alone stops them
-too, waits for their saves, and the trial ends interrupted (exit 130).
+Ctrl-C: the workers sit in a process group of their own, so a terminal's Ctrl-C reaches the
+trial process only, and it passes the stop on to every worker exactly once (a second signal
+could cut a worker's save or clean-up in half). A worker inside a candidate takes it as the
+candidate's own Ctrl-C: a training loop finishes its batch and saves an interrupted,
+continuable run; a candidate still loading stops with nothing written. Idle workers ignore
+signals and start nothing more. `kill -INT` of the trial process does the same; the trial
+waits for the workers' saves and ends interrupted (exit 130).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def _ignore_signals() -> None:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    _ignore_signals()  # once: a further signal must not cut the clean-up in half
     raise KeyboardInterrupt
 
 
@@ -109,6 +112,8 @@ def _init_worker(slots: Any, pids: Any, stop: Any, threads: int) -> None:
     """Runs first in every worker: before TensorFlow loads; torch may be loaded (preloaded by
     the fork server), so its pool is sized directly as well."""
     _ignore_signals()
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()  # the terminal's Ctrl-C goes to the trial process, which passes it on once
     for name in _THREAD_VARIABLES:
         os.environ[name] = str(threads)
     if "torch" in sys.modules:
@@ -219,8 +224,10 @@ class Workers:
         self._slots.close()
 
     def _pass_on(self) -> None:
-        """The trial process was asked to stop: so is every worker (a terminal's Ctrl-C reached
-        them already; a second SIGINT only sets the same flag)."""
+        """The trial process was asked to stop: so is every worker (in their own process group,
+        nothing else did), once: a second Ctrl-C is not passed on."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         for pid in list(self._pids):
             if pid:
