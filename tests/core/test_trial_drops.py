@@ -31,7 +31,7 @@ def test_a_failing_candidate_is_dropped_with_its_reason(monkeypatch, tmp_path, e
 
     monkeypatch.setattr(trial, "run_resume", fail)
     candidate = trial.Candidate("widen", tmp_path / "widen")
-    interrupted = trial._advance(candidate, _base(tmp_path), 4, 2, NullObserver())
+    interrupted = trial.advance(candidate, _base(tmp_path), 4, 2, NullObserver())
     assert not interrupted
     assert candidate.report is None
     assert candidate.status == status
@@ -44,6 +44,6 @@ def test_the_controls_failure_stops_the_race(monkeypatch, tmp_path):
 
     monkeypatch.setattr(trial, "run_resume", fail)
     with pytest.raises(CorruptCheckpointError):
-        trial._advance(
+        trial.advance(
             trial.Candidate(CONTROL, tmp_path / "c"), _base(tmp_path), 4, 2, NullObserver()
         )

@@ -44,6 +44,8 @@ class LoadOptions:
     imports: tuple[str, ...] = ()
     #: Keras: `mirrored` (tf.distribute); None runs on one device.
     distribute: str | None = None
+    #: PyTorch under torchrun: BatchNorm statistics over the whole global batch (SyncBatchNorm).
+    sync_batchnorm: bool = False
 
 
 class OptimizerState(str, Enum):
@@ -226,6 +228,18 @@ class ModelHandle(ABC):
     @abstractmethod
     def prepare(self, data: DataBundle, batch_size: int, seed: int) -> Any:
         """Turn the bundle into the framework's own batches (train shuffled, val in order)."""
+
+    def prepare_continued(
+        self, data: DataBundle, batch_size: int, seed: int, epochs_done: int
+    ) -> Any:
+        """Batches for a run that goes on after `epochs_done` epochs (`--continue`).
+
+        By default the order is drawn from `seed + epochs_done`: it repeats on a re-run, but
+        it is not the uninterrupted run's. A handle that can replay its shuffle stream
+        (torch's own array batches) overrides this, so the continued epochs train on exactly
+        the batches the uninterrupted run would have.
+        """
+        return self.prepare(data, batch_size, seed + epochs_done)
 
     def steps_per_epoch(self, prepared: Any) -> int | None:
         """Training batches per epoch, for progress bars; None when unknown."""

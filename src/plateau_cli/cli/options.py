@@ -29,6 +29,7 @@ def load_options(
     output: str | None = None,
     imports: list[str] | None = None,
     distribute: str | None = None,
+    sync_batchnorm: bool = False,
 ) -> Any:
     from plateau_cli.adapters.base import LoadOptions
     from plateau_cli.entry_points import parse_factory_args
@@ -44,6 +45,7 @@ def load_options(
         output=output,
         imports=tuple(imports or ()),
         distribute=distribute,
+        sync_batchnorm=sync_batchnorm,
     )
 
 
@@ -126,6 +128,18 @@ DistributeOpt = Annotated[
         ),
         rich_help_panel=LOAD_PANEL,
         show_default=False,
+    ),
+]
+SyncBatchNormOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sync-batchnorm",
+        help=(
+            "PyTorch under torchrun, on GPUs: BatchNorm layers use the statistics of the whole"
+            " global batch (SyncBatchNorm) instead of each process's share; the checkpoint"
+            " keeps plain BatchNorm."
+        ),
+        rich_help_panel=LOAD_PANEL,
     ),
 ]
 

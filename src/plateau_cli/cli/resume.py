@@ -28,6 +28,7 @@ from plateau_cli.cli.options import (
     OutputOpt,
     OverwriteOpt,
     QuietOpt,
+    SyncBatchNormOpt,
     TargetOpt,
     TrustPickle,
     ValSplitOpt,
@@ -210,6 +211,7 @@ def resume(
     weight_decay: WeightDecayOpt = None,
     dropout: DropoutOpt = None,
     distribute: DistributeOpt = None,
+    sync_batchnorm: SyncBatchNormOpt = False,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
 
@@ -315,6 +317,7 @@ def resume(
             output=output,
             imports=imports,
             distribute=distribute,
+            sync_batchnorm=sync_batchnorm,
         ),
         command_line=("plateau-cli", *sys.argv[1:]),
         log=log,

@@ -102,6 +102,18 @@ def trial(
     loss: LossOpt = None,
     optimizer: OptimizerOpt = None,
     device: DeviceOpt = "auto",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help=(
+                "Train each rung's candidates in N worker processes, side by side (the same"
+                " results as one at a time); each worker gets cores/N threads, and with"
+                " --device cuda and several GPUs its own GPU."
+            ),
+            rich_help_panel=TRAIN_PANEL,
+        ),
+    ] = 1,
 ) -> None:
     """Race the strategies against continuing unchanged from one checkpoint, and keep the winner.
 
@@ -148,7 +160,7 @@ def trial(
     console = stderr_console()
     observer = progress_observer(console, json_output=json_output, quiet=quiet)
     try:
-        result = run_trial(request, names, budget_epochs, observer)
+        result = run_trial(request, names, budget_epochs, observer, jobs=jobs)
     finally:
         if isinstance(observer, RichObserver):
             observer.close()

@@ -66,6 +66,7 @@ def request_block(request: Any) -> dict[str, Any]:
             "optimizer": load.optimizer,
             "lr": load.lr,
             "device": load.device,
+            "sync_batchnorm": load.sync_batchnorm,
             # Recorded, never imported from here: --continue needs --import again.
             "imports": list(load.imports),
         },
@@ -175,6 +176,7 @@ def load_options(
         optimizer=load.get("optimizer"),
         lr=None,  # already applied in the interrupted run; its optimizer state holds the rate
         device=device or load.get("device") or "auto",
+        sync_batchnorm=bool(load.get("sync_batchnorm")),
         imports=tuple(imports),
     )
 

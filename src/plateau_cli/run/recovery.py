@@ -19,9 +19,10 @@ extra save: they are the best epoch's own checkpoint, kept while it stays the be
 save at the start, for the weights the run starts from).
 
 The trainer's decisions (epoch records, best epoch and value, the patience counter, events) and
-the strategy's position travel in the report; the data order of a continued run is drawn from
-`--seed` plus the epochs done, as for an interrupted run, so it repeats on a re-run but is not
-the uninterrupted run's exact stream.
+the strategy's position travel in the report. The data order of a continued run is the
+uninterrupted run's where the adapter can replay its shuffle (torch's array batches, also
+under torchrun: `ModelHandle.prepare_continued`), else drawn from `--seed` plus the epochs
+done: it repeats on a re-run but is not the uninterrupted run's exact stream.
 """
 
 from __future__ import annotations

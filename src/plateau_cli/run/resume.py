@@ -161,6 +161,11 @@ def check_load_options(framework: str, options: LoadOptions) -> None:
             "--distribute applies to Keras models; a PyTorch resume runs data-parallel under"
             " torchrun (torchrun --nproc_per_node=N -m plateau_cli resume ...)"
         )
+    if framework == "keras" and options.sync_batchnorm:
+        raise UsageError(
+            "--sync-batchnorm applies to PyTorch under torchrun; a Keras model synchronises"
+            " its statistics with BatchNormalization(synchronized=True) under --distribute"
+        )
 
 
 def _apply(

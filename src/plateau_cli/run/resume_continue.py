@@ -127,7 +127,7 @@ def _continue_resume(
     run.trainer.events.extend(again)
     for line in run.trainer.events[-1 - len(again) :]:
         observer.on_message(Level.INFO, line)
-    prepared = handle.prepare(bundle, request.batch_size, request.seed + done)
+    prepared = handle.prepare_continued(bundle, request.batch_size, request.seed, done)
     doc = run.doc
     setup = RunSetup(
         request=request,

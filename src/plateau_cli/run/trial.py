@@ -8,8 +8,9 @@ worse than it: when the control wins, the report says so plainly.
 
 Each candidate is an ordinary, independent `resume` run in its own directory (candidates/NAME/),
 paused at the end of a rung and continued with `resume --continue` machinery. Nothing is shared
-between them but the input checkpoint and the seed, so the candidates of a rung could run on
-several workers; on one machine they run one after another.
+between them but the input checkpoint and the seed, so the candidates of a rung run one after
+another, or with `--jobs N` side by side in N worker processes (run/trial_jobs.py) with the
+same numbers: the halving between rungs is the same code on the same reports either way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import dataclasses
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,14 +138,15 @@ def check_strategies(names: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _refuse_code_early(base: ResumeRequest) -> None:
+def _refuse_code_early(base: ResumeRequest) -> str:
     """A file that is not a checkpoint, or a TorchScript archive not trusted, fails before the
-    first rung (and its progress line), not inside every candidate."""
+    first rung (and its progress line), not inside every candidate. Returns the framework."""
     sniffed = sniff_checkpoint(base.model)
     if sniffed.format == TORCHSCRIPT and not base.load.trust_pickle:
         from plateau_cli.adapters.torch.torchscript_static import torchscript_refusal
 
         raise UnsafeCheckpointError(torchscript_refusal(base.model))
+    return sniffed.framework
 
 
 def run_trial(
@@ -151,20 +154,76 @@ def run_trial(
     strategies: Sequence[str],
     budget: int,
     observer: Observer | None = None,
+    jobs: int = 1,
 ) -> TrialResult:
-    """Race `strategies` and the control on `base`'s checkpoint and data for `budget` epochs."""
+    """Race `strategies` and the control on `base`'s checkpoint and data for `budget` epochs,
+    each rung's candidates in `jobs` worker processes (1: one after another, in this one)."""
+    from plateau_cli.run.trial_jobs import check_jobs
+
     started = time.monotonic()
     observer = observer or NullObserver()
     if budget < 1:
         raise UsageError(f"--budget-epochs must be >= 1. Received: {budget}")
+    check_jobs(jobs)
     names = (CONTROL, *check_strategies(strategies))
     refuse_several_processes("trial")  # run/distributed.py: resume only, for now
-    _refuse_code_early(base)
+    framework = _refuse_code_early(base)
     out_dir = base.out or default_out_dir(base.model, "trial")
     inputs = input_paths(base.model, base.data, base.load.model_factory)
     check_claim(out_dir, inputs, overwrite=base.overwrite)
-    with out_lock(out_dir):
-        return _race(base, names, budget, observer, out_dir, inputs, started)
+    with out_lock(out_dir), _rung_runner(min(jobs, len(names)), framework) as runner:
+        return _race(base, names, budget, observer, out_dir, inputs, started, runner)
+
+
+#: Runs one rung: (candidates, base, budget, epochs, observer, label) -> interrupted.
+RungRunner = Callable[[list[Candidate], ResumeRequest, int, int, Observer, str], bool]
+
+
+@contextmanager
+def _rung_runner(jobs: int, framework: str) -> Iterator[RungRunner]:
+    """One after another in this process, or side by side in `jobs` workers."""
+    if jobs <= 1:
+        yield _one_by_one
+        return
+    from plateau_cli.run.trial_jobs import workers
+
+    with workers(jobs, framework) as pool:
+
+        def side_by_side(
+            alive: list[Candidate],
+            base: ResumeRequest,
+            budget: int,
+            epochs: int,
+            observer: Observer,
+            label: str,
+        ) -> bool:
+            names = ", ".join(c.name for c in alive)
+            observer.on_message(Level.INFO, f"{label}: {names} to epoch {epochs}, {jobs} at a time")
+            interrupted = pool.advance(alive, base, budget, epochs, observer)
+            if interrupted:
+                observer.on_message(
+                    Level.WARNING,
+                    f"interrupted: the {jobs} workers stopped; each candidate that trained"
+                    " saved its run as interrupted, and the trial's report says so",
+                )
+            return interrupted
+
+        yield side_by_side
+
+
+def _one_by_one(
+    alive: list[Candidate],
+    base: ResumeRequest,
+    budget: int,
+    epochs: int,
+    observer: Observer,
+    label: str,
+) -> bool:
+    for candidate in alive:
+        observer.on_message(Level.INFO, f"{label}: {candidate.name} to epoch {epochs}")
+        if advance(candidate, base, budget, epochs, observer):
+            return True
+    return False
 
 
 def _race(
@@ -175,6 +234,7 @@ def _race(
     out_dir: Path,
     inputs: tuple[Path, ...],
     started: float,
+    runner: RungRunner = _one_by_one,
 ) -> TrialResult:
     """The trial proper, with `out_dir` locked."""
     input_ref = FileRef(base.model, sha256_of(base.model))
@@ -190,13 +250,8 @@ def _race(
         if pool[0].report is not None:
             for c in pool:
                 c.ranked_on = pool[0].report.monitor.metric
-        for candidate in alive:
-            observer.on_message(
-                Level.INFO, f"rung {k + 1}/{len(schedule)}: {candidate.name} to epoch {epochs}"
-            )
-            interrupted = _advance(candidate, base, budget, epochs, observer)
-            if interrupted:
-                break
+        label = f"rung {k + 1}/{len(schedule)}"
+        interrupted = runner(alive, base, budget, epochs, observer, label)
         alive = [c for c in alive if c.report is not None]
         if interrupted:
             break
@@ -214,6 +269,8 @@ def _race(
     if control.report is not None:
         for c in pool:
             c.ranked_on = control.report.monitor.metric
+    if control.report is None and interrupted:
+        raise KeyboardInterrupt  # stopped before the control trained: exit 130, as at start-up
     if control.report is None:
         raise PlateauError(f"the control run failed: {control.status}")
     finished = [c for c in alive if c.report is not None and c.best is not None]
@@ -235,7 +292,7 @@ def _race(
     )
 
 
-def _advance(
+def advance(
     c: Candidate, base: ResumeRequest, budget: int, epochs: int, observer: Observer
 ) -> bool:
     """Train `c` up to `epochs` (paused there unless it is the budget); True if interrupted."""

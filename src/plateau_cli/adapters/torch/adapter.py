@@ -50,6 +50,8 @@ class TorchAdapter(Adapter):
         device, context = ddp.join(resolve_device(options.device))  # torchrun: a process group
         handle = self._load(path, fmt, options, device)
         handle.use_ddp(context)
+        if options.sync_batchnorm:
+            handle.use_sync_batchnorm()
         return handle
 
     def _load(

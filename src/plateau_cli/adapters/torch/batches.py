@@ -100,6 +100,18 @@ class ArrayBatches:
             yield (_to(xb, self.device), _to(yb, self.device)) if move else (xb, yb)
 
 
+def skip_epochs(source: Any, epochs: int) -> bool:
+    """Draw (and drop) the shuffles of `epochs` passes, so the next pass is the one an
+    uninterrupted run would train on; False for a source whose order is not drawn here."""
+    if not isinstance(source, ArrayBatches):
+        return False
+    if source.generator is not None:
+        rows = int(source.x.shape[0])
+        for _ in range(epochs * source.copies):
+            torch.randperm(rows, generator=source.generator)
+    return True
+
+
 class LoaderBatches:
     """A user's DataLoader, moved to the device: (inputs, targets), (x, lengths, targets) or
     dict batches (see `outputs.split_batch`)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import datetime
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -202,13 +203,19 @@ class ShardedLoader:
         self.scale = 1.0
         self.local_samples = 0
         self._epoch = 0
+        #: False for an evaluation pass, which must not move the per-epoch shuffle on.
+        self.counts_epochs = True
 
     def __len__(self) -> int:
         return len(self.inner)
 
+    def skip(self, epochs: int) -> None:
+        """Go on at epoch `epochs` of the sampler's per-epoch shuffle (`--continue`)."""
+        self._epoch = epochs
+
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         self.sampler.set_epoch(self._epoch)
-        self._epoch += 1
+        self._epoch += 1 if self.counts_epochs else 0
         self.local_samples = 0
         for inputs, target in self.inner:
             self.local_samples += len(target)
@@ -227,11 +234,26 @@ def shard(source: Any, ctx: DdpContext | None, seed: int) -> Any:
     return source
 
 
+def skip_epochs(source: Any, epochs: int) -> bool:
+    """Move the training order on by `epochs` passes, as if they had been trained; False where
+    the order is not ours to replay (a user's DataLoader in one process)."""
+    if isinstance(source, ShardedBatches):
+        source = source.whole
+    if isinstance(source, ShardedLoader):
+        source.skip(epochs)
+        return True
+    return batches.skip_epochs(source, epochs)
+
+
 def in_order(source: Any) -> Any:
     """`batches.in_order` for this rank: its share of the unshuffled batches. A fresh
     ArrayBatches draws nothing from the training generator, as in one process."""
     if isinstance(source, ShardedBatches):
         return ShardedBatches(batches.in_order(source.whole), source.ctx)
+    if isinstance(source, ShardedLoader):  # training epoch k keeps the sampler's epoch k - 1
+        view = copy.copy(source)
+        view.counts_epochs = False
+        return view
     return batches.in_order(source)
 
 

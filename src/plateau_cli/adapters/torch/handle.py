@@ -25,7 +25,7 @@ from plateau_cli.adapters.base import (
     OptimizerState,
     UnitActivity,
 )
-from plateau_cli.adapters.torch import batches, ddp, probe
+from plateau_cli.adapters.torch import batches, ddp, probe, sync_bn
 from plateau_cli.adapters.torch.describe import describe_model, model_notes
 from plateau_cli.adapters.torch.layouts import Layout
 from plateau_cli.adapters.torch.losses import (
@@ -111,6 +111,8 @@ class TorchHandle(ModelHandle):
         #: Under torchrun: this rank's place and the DDP wrapper for training (ddp.py).
         self.ddp: ddp.DdpContext | None = None
         self._ddp_wrap = ddp.Wrapper(None)
+        #: --sync-batchnorm under torchrun: BatchNorm trains as SyncBatchNorm (sync_bn.py).
+        self.sync_batchnorm = False
 
     # -- describing -------------------------------------------------------------------------
     @property
@@ -179,6 +181,18 @@ class TorchHandle(ModelHandle):
             ddp.shard(prepared.train, self.ddp, seed), ddp.shard(prepared.val, self.ddp, seed)
         )
 
+    def prepare_continued(
+        self, data: DataBundle, batch_size: int, seed: int, epochs_done: int
+    ) -> Prepared:
+        """The uninterrupted run's batches from epoch `epochs_done + 1` on: the shuffle stream
+        drawn from `seed` and moved on by the epochs done (on every rank alike under torchrun),
+        so an interrupted and continued run trains as the uninterrupted one. A user's own
+        DataLoader in one process shuffles by itself: its order comes from seed + epochs done."""
+        prepared = self.prepare(data, batch_size, seed)
+        if ddp.skip_epochs(prepared.train, epochs_done):
+            return prepared
+        return self.prepare(data, batch_size, seed + epochs_done)
+
     def _prepare(self, data: DataBundle, batch_size: int, seed: int, loss: LossChoice) -> Prepared:
         generator = torch.Generator().manual_seed(seed)
         layout = self._input_layout(data)
@@ -238,6 +252,10 @@ class TorchHandle(ModelHandle):
         return unit_activity(self.model, batches.in_order(whole), self.model_call())
 
     def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
+        with sync_bn.synchronised(self.model, self.sync_batchnorm):  # before DDP wraps it
+            self._fit(prepared, first_epoch, epochs, control)
+
+    def _fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
         objective = self._objective()
         control = ddp.synced(control, self.ddp)
         for epoch in range(first_epoch, first_epoch + epochs):
@@ -278,6 +296,29 @@ class TorchHandle(ModelHandle):
         self._ddp_wrap = ddp.Wrapper(context)
         if context is not None:
             self.load_notes.append(context.note())
+
+    def use_sync_batchnorm(self) -> None:
+        """--sync-batchnorm: under torchrun on GPUs, BatchNorm statistics over the global batch;
+        in one process there is nothing to synchronise; on the CPU torch cannot (sync_bn.py)."""
+        count = len(sync_bn.batch_norms(self.model))
+        if self.ddp is None:
+            self.load_notes.append(
+                "--sync-batchnorm: one process sees the whole batch already; nothing to synchronise"
+            )
+        elif not sync_bn.runs_here(self.device):
+            raise UsageError(
+                f"--sync-batchnorm needs CUDA GPUs (NCCL): torch {torch.__version__}'s"
+                " SyncBatchNorm does not run on the CPU; drop it (each process then normalises"
+                " with its own share of the batch) or train with --device cuda"
+            )
+        elif count == 0:
+            self.load_notes.append("--sync-batchnorm: the model has no BatchNorm layer")
+        else:
+            self.sync_batchnorm = True
+            self.load_notes.append(
+                f"--sync-batchnorm: {count} BatchNorm layer(s) train as SyncBatchNorm, with the"
+                " statistics of the whole global batch; the checkpoint keeps plain BatchNorm"
+            )
 
     def keep_in_eval_mode(self, modules: Iterable[torch.nn.Module]) -> None:
         """Keep these modules (BatchNorm of a frozen base) in inference mode while training."""
