@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plateau_cli import __version__
 from plateau_cli.adapters.base import LoadOptions, ModelDescription, ModelHandle, OptimizerInfo
 from plateau_cli.adapters.sniff import Sniffed, sniff_checkpoint
 from plateau_cli.auto.choice import (
@@ -27,7 +26,6 @@ from plateau_cli.auto.choice import (
 )
 from plateau_cli.data import data_health, load_data, parse_data_spec
 from plateau_cli.data.base import DataBundle, DataSpec
-from plateau_cli.data.named import sample_shapes
 from plateau_cli.errors import StrategyNotApplicableError, UsageError
 from plateau_cli.frameworks import adapter_for, import_user_code
 from plateau_cli.history import RunHistory
@@ -37,26 +35,22 @@ from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.out_claim import check_claim, input_paths, move_aside
 from plateau_cli.out_lock import out_lock
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
-from plateau_cli.report.json_report import to_json
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
+from plateau_cli.run.baseline_sample import baseline_train_metrics
+from plateau_cli.run.batch_choice import prepare_at_batch_size, say_batch_size
 from plateau_cli.run.batch_size import (
-    DEFAULT_BATCH_SIZE,
-    OPTION,
     BatchSize,
-    loader_batch_size,
-    trainer_state_beside,
 )
-from plateau_cli.run.batch_size import resolve as resolve_batch_size
 from plateau_cli.run.continuation import (
     CONTINUE_DIR,
     continuation_block,
 )
 from plateau_cli.run.interrupt import InterruptGuard
-from plateau_cli.run.judged_on import judged_on, with_final_details
+from plateau_cli.run.judged_on import judged_on
 from plateau_cli.run.log_baseline import check_baseline
 from plateau_cli.run.preflight import preflight
-from plateau_cli.run.recovery import RecoveryPoints
+from plateau_cli.run.report_build import build_report, describe_data, recovery_points
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
 
@@ -256,13 +250,13 @@ def _run_locked(
     )
 
     # 3. Baseline and the change.
-    request, batch, prepared = _prepare_at_batch_size(request, handle, loaded, bundle, observer)
+    request, batch, prepared = prepare_at_batch_size(request, handle, loaded, bundle, observer)
     baseline_val = _val_metrics(handle.evaluate(prepared, "val"))
     train_metrics, train_eval = baseline_train_metrics(request, handle, bundle, prepared)
     baseline = {**baseline_val, **train_metrics}
     monitor = resolve_monitor(request, baseline_val)
     log_notes = _log_agreement(request, log_history, baseline_val, monitor.metric, bundle)
-    _say_batch_size(batch, observer)
+    say_batch_size(batch, observer)
     context = StrategyContext(
         monitor,
         request.epochs,
@@ -309,7 +303,7 @@ def _run_locked(
         outcome=outcome,
         baseline=baseline,
         after_change=after_change,
-        data=_describe_data(bundle),
+        data=describe_data(bundle),
         health=tuple(health),
         notes=tuple(loaded.notes) + tuple(bundle.notes) + log_notes + moved_note,
         out_dir=out_dir,
@@ -426,208 +420,3 @@ def train_and_report(
             setup.started - setup.duration_before,
             continuation=save_continuation if interrupted else None,
         )
-
-
-#: Training examples the baseline's training loss is measured on, unless --full-train-eval:
-#: a seeded sample this size estimates a mean loss to about 1-2% (its standard error), where a
-#: full pass over a large training set costs as much as an epoch without the backward pass.
-TRAIN_EVAL_SAMPLE = 2048
-
-
-def baseline_train_metrics(
-    request: ResumeRequest, handle: ModelHandle, bundle: DataBundle, prepared: Any
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """The baseline's training metrics, on a seeded sample of the training arrays unless the
-    set is small or `--full-train-eval` asks for all; and what they were measured on."""
-    total = len(bundle.train) if bundle.is_arrays else None
-    if request.full_train_eval or total is None or total <= TRAIN_EVAL_SAMPLE:
-        return handle.evaluate(prepared, "train"), {"samples": total, "sampled": False}
-    import numpy as np
-
-    rng = np.random.default_rng(request.seed)
-    rows = np.sort(rng.choice(total, TRAIN_EVAL_SAMPLE, replace=False))  # sorted: fast reads
-    part = bundle.train.take(rows)
-    sample = dataclasses.replace(bundle, train=part, val=part)
-    batch = request.batch_size or TRAIN_EVAL_SAMPLE
-    metrics = handle.evaluate(handle.prepare(sample, batch, request.seed), "train")
-    return metrics, {"samples": TRAIN_EVAL_SAMPLE, "of": total, "sampled": True}
-
-
-def choose_batch_size(
-    request: ResumeRequest, handle: ModelHandle, loaded: ModelDescription, bundle: DataBundle
-) -> BatchSize:
-    """--batch-size, else the run's own (recorded, or estimated from its step count)."""
-    if request.batch_size is not None:
-        return resolve_batch_size(request.batch_size)
-    steps = loaded.optimizer.iterations or _int(loaded.extra.get("global_step"))
-    epochs, epochs_from = _int(loaded.extra.get("checkpoint_epoch")), "the checkpoint"
-    if not epochs and steps:
-        epochs, epochs_from = _epochs_in_log(request)
-    return resolve_batch_size(
-        None,
-        recorded=handle.recorded_batch_size,
-        trainer_state=trainer_state_beside(request.model),
-        steps=steps,
-        epochs=epochs,
-        epochs_from=epochs_from,
-        n_train=len(bundle.train) if bundle.is_arrays else None,
-    )
-
-
-def _prepare_at_batch_size(
-    request: ResumeRequest,
-    handle: ModelHandle,
-    loaded: ModelDescription,
-    bundle: DataBundle,
-    observer: Observer,
-) -> tuple[ResumeRequest, BatchSize, Any]:
-    """Choose the batch size, say where it came from, and batch the data with it."""
-    batch = choose_batch_size(request, handle, loaded, bundle)
-    request = dataclasses.replace(request, batch_size=batch.value)
-    observer.on_phase("evaluating the baseline")
-    prepared = handle.prepare(bundle, batch.value, request.seed)
-    batch = loader_batch_size(batch, _loader_batch_size(prepared))
-    return request, batch, prepared
-
-
-def _say_batch_size(batch: BatchSize, observer: Observer) -> None:
-    """Said where it changes what a run without --batch-size used to do (32), once the checks
-    that can still fail have passed (a refusal stays one line); the report always says where
-    the batch size came from."""
-    if batch.source != OPTION and batch.value != DEFAULT_BATCH_SIZE:
-        observer.on_message(Level.INFO, f"batch size {batch.value}: {batch.detail}")
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-#: The log Keras' CSVLogger writes by default, looked for beside the checkpoint.
-_SIBLING_LOGS = ("training.log",)
-
-
-def _epochs_in_log(request: ResumeRequest) -> tuple[int | None, str]:
-    """The epochs the run's log records: `--log`, or a CSVLogger file beside the checkpoint."""
-    from plateau_cli.errors import PlateauError
-    from plateau_cli.logs import read_log
-
-    candidates = [request.log] if request.log is not None else []
-    candidates += [request.model.parent / name for name in _SIBLING_LOGS]
-    for path in candidates:
-        if path is None or not path.is_file():
-            continue
-        try:
-            epochs = read_log(path).history.n_epochs
-        except PlateauError:
-            continue
-        if epochs:
-            return epochs, path.name
-    return None, ""
-
-
-def _loader_batch_size(prepared: Any) -> int | None:
-    """The batch size of a user's DataLoader (torch), which batches for itself."""
-    train = getattr(prepared, "train", None)
-    if train is None or not hasattr(train, "loader"):
-        return None
-    size = getattr(train, "batch_size", None)
-    return size if isinstance(size, int) else None
-
-
-def build_report(
-    setup: RunSetup,
-    state: TrainerState,
-    output_metrics: Mapping[str, float],
-    continuation: Mapping[str, Any] | None,
-    duration_s: float = 0.0,
-) -> ResumeReport:
-    """The report of `setup`'s run as `state` leaves it (the output file is set when saved)."""
-    request, monitor = setup.request, setup.monitor
-    batch = setup.batch_size or resolve_batch_size(request.batch_size)
-    records = tuple(state.records)
-    best = _best_metrics(setup, state)
-    best_value = best.get(monitor.metric)
-    improved = best_value is not None and monitor.is_improvement(
-        best_value, setup.baseline.get(monitor.metric)
-    )
-    return ResumeReport(
-        tool_version=__version__,
-        command_line=request.command_line,
-        framework=setup.framework,
-        input=setup.input,
-        output=None,
-        out_dir=setup.out_dir,
-        strategy=setup.strategy.name,
-        outcome=with_final_details(setup.strategy, setup.outcome),
-        optimizer=setup.optimizer,
-        monitor=monitor,
-        baseline=setup.baseline,
-        after_change=setup.after_change,
-        best_epoch=state.best_epoch,
-        best=best,
-        final=dict(records[-1].metrics) if records else {},
-        output_metrics=output_metrics,
-        improved=improved,
-        epochs_requested=request.epochs,
-        history=records,
-        stopped_reason=state.stop_reason or StopReason.COMPLETED,
-        stopped_detail=state.stop_detail,
-        restored_best=state.restored_best,
-        events=tuple(state.events),
-        data=setup.data,
-        health=setup.health,
-        notes=setup.notes,
-        seed=request.seed,
-        batch_size=batch.value,
-        batch_size_source=batch.source,
-        batch_size_detail=batch.detail,
-        baseline_train_eval=setup.train_eval,
-        duration_s=duration_s,
-        auto=setup.auto,
-        continuation=continuation,
-    )
-
-
-def _best_metrics(setup: RunSetup, state: TrainerState) -> dict[str, float]:
-    if state.best_epoch:
-        return dict(state.records[state.best_epoch - 1].metrics)
-    return {**setup.after_change}
-
-
-def recovery_points(setup: RunSetup) -> RecoveryPoints:
-    """The per-epoch recovery point of `setup`'s run (plateau_cli.run.recovery)."""
-
-    def block(state: TrainerState, checkpoint: str) -> dict[str, Any]:
-        return continuation_block(checkpoint, setup.request, state, setup.strategy)
-
-    def doc(state: TrainerState, continuation: dict[str, Any]) -> Mapping[str, Any]:
-        epochs = len(state.records)
-        as_if_stopped = dataclasses.replace(
-            state,
-            stop_reason=StopReason.INTERRUPTED,
-            stop_detail=f"the run stopped without a word after epoch {epochs} (killed or lost)",
-        )
-        best = _best_metrics(setup, state)
-        report = build_report(
-            setup,
-            as_if_stopped,
-            {k: v for k, v in best.items() if k.startswith("val_")},
-            continuation,
-            duration_s=time.monotonic() - setup.started + setup.duration_before,
-        )
-        return to_json(report)
-
-    return RecoveryPoints(setup.out_dir, setup.handle, block, doc)
-
-
-def _describe_data(bundle: DataBundle) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": bundle.source, "format": bundle.format}
-    if bundle.is_arrays:
-        out |= {
-            "train_samples": len(bundle.train),
-            "val_samples": len(bundle.val),
-            "input_shape": sample_shapes(bundle.train.x),
-        }
-    if bundle.class_names:
-        out["classes"] = list(bundle.class_names)
-    return out

@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from plateau_cli.adapters.base import LoadOptions  # noqa: E402
-from plateau_cli.run.resume import TRAIN_EVAL_SAMPLE, ResumeRequest, run_resume  # noqa: E402
+from plateau_cli.run.baseline_sample import TRAIN_EVAL_SAMPLE  # noqa: E402
+from plateau_cli.run.resume import ResumeRequest, run_resume  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
