@@ -42,6 +42,9 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
 
     where = Path(entry["dir"])
     strategy, options = arm, {}
+    if "@" in arm:  # a strategy with options: rebalance@rebalance_mode=sample+smoothing=sqrt
+        strategy, given = arm.split("@", 1)
+        options = dict(pair.split("=", 1) for pair in given.split("+"))
     if arm == "reduce-lr":
         strategy, options = "lr-decay", {"lr": entry["lr"], "schedule": "plateau"}
     out = tmp / f"{where.name}-{arm}-{seed}"

@@ -209,6 +209,15 @@ SmoothingOpt = Annotated[
     ),
 ]
 
+RebalanceModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rebalance-mode",
+        help="rebalance: sample (class-weighted batches; default) or weights (weighted loss).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
 ToleranceOpt = Annotated[
     float | None,
     typer.Option(

@@ -231,7 +231,7 @@ class TorchHandle(ModelHandle):
         return unit_activity(self.model, batches.in_order(whole), self.model_call())
 
     def fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
-        objective = self._objective()
+        objective = self._objective(self.train_class_weights)
         control = ddp.synced(control, self.ddp)
         for epoch in range(first_epoch, first_epoch + epochs):
             control.on_epoch_begin(epoch)
@@ -337,10 +337,11 @@ class TorchHandle(ModelHandle):
             self.loss = resolve_loss(self.loss_option, labels, self.structure)
         return self.loss
 
-    def _objective(self) -> Objective:
+    def _objective(self, class_weights: Any = None) -> Objective:
+        """Evaluation's objective; training's with rebalance's class weights, when set."""
         if self.loss is None:
             raise UsageError("no data seen yet: call check_data or prepare before training")
-        loss_fn = self.loss.build().to(self.device)
+        loss_fn = self.loss.build(class_weights).to(self.device)
         return Objective(loss_fn, self.loss.accuracy, self.loss.target, self.model_call())
 
     def model_call(self) -> ModelCall:
