@@ -54,6 +54,7 @@ from plateau_cli.cli.strategy_options import (
     MinLrOpt,
     MixupOpt,
     NoiseOpt,
+    NoRollbackOpt,
     PickOpt,
     RebalanceModeOpt,
     ScheduleOpt,
@@ -211,6 +212,7 @@ def resume(
     init_scale: InitScaleOpt = None,
     weight_decay: WeightDecayOpt = None,
     dropout: DropoutOpt = None,
+    no_rollback: NoRollbackOpt = False,
     distribute: DistributeOpt = None,
 ) -> None:
     """Resume training from a saved model with one targeted change, and report whether it worked.
@@ -286,6 +288,7 @@ def resume(
             "init_scale": init_scale,
             "weight_decay": weight_decay,
             "dropout": dropout,
+            "rollback": False if no_rollback else None,
         }.items()
         if v is not None
     }

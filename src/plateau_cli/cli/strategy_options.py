@@ -242,6 +242,15 @@ WeightDecayOpt = Annotated[
     ),
 ]
 
+NoRollbackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-rollback",
+        help="regularize: keep the given checkpoint even when --log's best epoch's is beside it.",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
 DropoutOpt = Annotated[
     float | None,
     typer.Option(
