@@ -16,10 +16,11 @@ def test_class_imbalance_from_the_health_check_gets_rebalance():
     assert "balanced accuracy" in choice.reason
 
 
-def test_unnormalised_inputs_get_widen():
-    # measured on the zoo's tune half: normalize's fold lost to continuing, widen escaped
+def test_unnormalised_inputs_get_normalize():
+    # measured on the zoo's tune half: normalize (fold, rescaled units, rate found again)
+    # 0.97 against widen 26.8 and continue 34.7
     choice = choose(evidence(health={"unnormalised-inputs": "features at ~1e3."}))
-    assert (choice.strategy, choice.rule) == ("widen", "input-scale")
+    assert (choice.strategy, choice.rule) == ("normalize", "input-scale")
     assert "normalize" in choice.alternatives
 
 

@@ -14,7 +14,7 @@ place.
 |   |                 | DEEP_SATURATING sigmoid/tanh layers: vanishing gradients    |           |
 | a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
 |   |                 | recommends the `rebalance` action                           |           |
-| b | input scale     | the data health check flags unnormalised inputs             | widen     |
+| b | input scale     | the data health check flags unnormalised inputs             | normalize |
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
 | 1 | dynamics        | the log diverged after >= 2 good epochs, to finite values   | augment   |
@@ -32,14 +32,16 @@ place.
 Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
 moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
 val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
-Why augment for divergence after learning (1) and widen for unscaled inputs (b), measured on
+Why augment for divergence after learning (1) and normalize for unscaled inputs (b), measured on
 the zoo's tune half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds
 0-2, notes/i15-auto.md): augment escaped the three logs that diverged after learning (val_loss
 0.713 -> 0.181, 0.520 -> 0.168, 18.0 -> 5.5) where lr-decay escaped one; augment lowers the
 rate x0.2 and trains on noisy copies (4 passes an epoch). An oscillation alone keeps lr-decay:
 on the `lr` samples (AdamW at 0.1) lr-decay reached 0.078 / 0.086 and augment 0.162. On inputs
-at ~1e3 trained at SGD 1e-6, normalize's fold left the rate tuned for raw inputs and lost to
-continuing (44.4 vs 34.7), while widen's new units, learning at the raw scale, escaped (26.8).
+at ~1e3 trained at SGD 1e-6, normalize's fold alone left the rate tuned for raw inputs and
+lost to continuing (44.4 vs 34.7) while widen escaped (26.8); since normalize also rescales
+the first layer's units and finds the rate again by a range test, it reaches 0.97 there
+(notes/strat-zoo.md), so it is the input-scale choice.
 Why restart: no arm escaped the vanishing-gradient plateaus (8 sigmoid layers, loss at ln 2);
 saying so beats training epochs that cannot help (DESIGN: a decision, exit 0, like nothing to
 change).
@@ -181,12 +183,12 @@ def _scale(e: Evidence) -> Choice | None:
         return None
     why = e.health["unnormalised-inputs"]
     return Choice(
-        "widen",
+        "normalize",
         "input-scale",
-        f"{why.rstrip('.')}: new units learn at the raw scale where the old weights, tuned to a"
-        " rate small enough for it, barely move (the real fix is inputs standardised before"
-        " training)",
-        ("normalize", "lr-find"),
+        f"{why.rstrip('.')}: the inputs are standardised inside the model, the first layer's"
+        " units rescaled to match (the function kept), and the rate found again by a range"
+        " test for the new scale",
+        ("widen", "lr-find"),
     )
 
 

@@ -226,6 +226,15 @@ ToleranceOpt = Annotated[
     ),
 ]
 
+NormalizeRateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--normalize-rate",
+        help="normalize: find (a range test from the normalized model; default) or keep.",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
 InitScaleOpt = Annotated[
     float | None,
     typer.Option(

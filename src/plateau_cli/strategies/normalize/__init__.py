@@ -36,7 +36,7 @@ class Normalize(Strategy):
     does_not_help_when: ClassVar[str] = (
         "the inputs are already standardised, or the first layer does not see them directly"
     )
-    option_names: ClassVar[frozenset[str]] = frozenset({"tolerance"})
+    option_names: ClassVar[frozenset[str]] = frozenset({"tolerance", "normalize_rate"})
 
     def __init__(self, options: NormalizeOptions) -> None:
         super().__init__(options)
@@ -54,19 +54,66 @@ class Normalize(Strategy):
         else:
             from plateau_cli.strategies.normalize import torch as surgery  # type: ignore[no-redef]
         done = surgery.apply(handle, data, context, self.options)  # type: ignore[arg-type]
+        changes = [
+            f"inputs standardised in front of the model ({done['where']}; mean"
+            f" {done['mean_range']}, std {done['std_range']} from the training data)",
+            f"the inverse folded into {done['layer']}: max |output change|"
+            f" {done['max_abs_output_change']:.3g}",
+        ]
+        if "inverse_in" in done:
+            changes.append(
+                f"{done['units_rescaled']} ReLU units of {done['layer']} rescaled to unit spread"
+                f" (by 1/{done['unit_scale_range']}), the inverse in {done['inverse_in']}:"
+                " function kept"
+            )
+        restarted = done["layer"] + (f" and {done['inverse_in']}" if "inverse_in" in done else "")
+        changes.append(f"optimizer state of {restarted} restarted (it was in the raw scale)")
+        parameters: dict[str, Any] = {
+            "tolerance": self.options.tolerance,
+            "balance": self.options.balance,
+            "normalize_rate": self.options.normalize_rate,
+        }
+        details = dict(done)
+        if self.options.normalize_rate == "find" and context.lr_override is None:
+            changes += self._find_rate(handle, data, context, parameters, details)
         return StrategyOutcome(
-            changes=(
-                f"inputs standardised in front of the model ({done['where']}; mean"
-                f" {done['mean_range']}, std {done['std_range']} from the training data)",
-                f"the inverse folded into {done['layer']}: max |output change|"
-                f" {done['max_abs_output_change']:.3g}",
-                f"optimizer state of {done['layer']} restarted (it was in the raw scale)",
-            ),
-            parameters={"tolerance": self.options.tolerance},
+            changes=tuple(changes),
+            parameters=parameters,
             optimizer_state=OptimizerState.PARTIAL,
-            optimizer_detail=f"moments of {done['layer']} restarted; the others continue",
-            details=done,
+            optimizer_detail=f"moments of {restarted} restarted; the others continue",
+            details=details,
         )
+
+    @staticmethod
+    def _find_rate(
+        handle: ModelHandle,
+        data: DataBundle,
+        context: StrategyContext,
+        parameters: dict[str, Any],
+        details: dict[str, Any],
+    ) -> list[str]:
+        """The restored rate suited the raw scale; a range test from the normalized model
+        (lr-find's, its weights thrown away) sets the rate for the new one."""
+        from plateau_cli.strategies.lr_find import find_rate
+        from plateau_cli.strategies.lr_find.options import LrFindOptions
+
+        old = handle.learning_rate()
+        test = find_rate(handle, data, context, LrFindOptions())
+        suggestion = test["suggestion"]
+        if suggestion is None:
+            return [
+                f"range test from the normalized model ({test['start']:.3g} to"
+                f" {test['end']:.3g}): no rate lowered the loss; the restored rate stays"
+            ]
+        new = float(suggestion.lr)
+        note = handle.set_learning_rate(new)
+        parameters["lr"], parameters["previous_lr"] = new, old
+        details["suggested_lr"] = new
+        return [
+            f"learning rate {old:g} -> {new:.3g}: a range test from the normalized model"
+            f" ({test['start']:.3g} to {test['end']:.3g}) {suggestion.why}",
+            *([note] if note else []),
+        ]
 
 
 STRATEGY = Normalize

@@ -37,3 +37,12 @@ def summary(
         "features": int(mean.size),
         "max_abs_output_change": change,
     }
+
+
+def balance_summary(next_layer: str, scales: np.ndarray) -> dict[str, Any]:
+    """What rescaling the first layer's units did (balance.py), for the report."""
+    return {
+        "units_rescaled": int(scales.size),
+        "unit_scale_range": f"{float(scales.min()):.3g}..{float(scales.max()):.3g}",
+        "inverse_in": next_layer,
+    }
