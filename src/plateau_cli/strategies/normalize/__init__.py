@@ -5,15 +5,21 @@ others; training crawls (FINDINGS §6: val_loss 0.58, 0.27 after standardising a
 normalize puts a fixed standardisation in front of the model (a Keras `Normalization` layer; a
 torch forward pre-hook) with the training data's mean and std, and folds its inverse into the
 first Dense/Conv layer (W' = W * std, b' = b + W mean), so the outputs are unchanged (the report
-gives the max |output change|) while training continues on better-conditioned weights. That
-layer's optimizer moments restart (they were in the old scale).
+gives the max |output change|).
+
+The fold alone did not escape (the zoo's unnormalised plateaus, SGD at 1e-6: 44.4 against 34.7
+continuing): it keeps the hidden activations at the raw scale and divides the first layer's
+effective rate by the features' variance, so no single rate suits both layers. So the first
+layer's ReLU units are also rescaled to unit spread, the inverse moved into the next layer
+(balance.py: relu(z / c) * c = relu(z), the function kept), and, since the restored rate was
+tuned to the raw scale, a range test from the normalized model (lr-find's, its weights thrown
+away) sets the rate (`--normalize-rate keep` keeps the restored one; `--lr` wins). With all
+three the zoo's plateaus went from 34.7 / 60.3 (continuing) to 0.97 / 3.1. The two layers'
+optimizer moments restart (they were in the old scale).
 
 The written model takes the user's raw inputs: Keras keeps the Normalization layer inside the
 saved model; torch writes the first layer's weights unfolded back to the raw scale, so the
-user's own module loads them as before.
-
-Measured (FINDINGS §6): folding recovers part of what a restart does (0.42-0.57 vs 0.58
-continuing); units that died under the raw scale stay dead (revive them).
+user's own module loads them as before (the rescaled units are its own weights).
 """
 
 from __future__ import annotations
