@@ -144,7 +144,8 @@ def _balance(model: Any, layer: Any, z: np.ndarray) -> _Balanced | None:
         feeding = keras.Model(model.inputs, layers[i - 1].output)
     except (AttributeError, ValueError):
         return None
-    out = np.asarray(feeding.predict(z, verbose=0, batch_size=256), dtype=np.float64)
+    # Called directly, batch by batch: `predict` traces a new function per model built here.
+    out = np.concatenate([_predict(feeding, z[i : i + 1024]) for i in range(0, len(z), 1024)])
     units = int(np.asarray(layer.kernel).shape[-1])
     if out.ndim == 2 and out.shape[1] != units:  # a flattened map, channels last: unit-minor
         out = out.reshape(len(out), -1, units)
