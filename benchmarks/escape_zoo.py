@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--kinds", default=None)
+    parser.add_argument("--entries", default=None, help="comma-separated KIND--DATASET names")
     parser.add_argument("--arms", default=None, help="comma-separated; default: all")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -189,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((args.zoo / "manifest.json").read_text())
     if args.kinds:
         manifest = [e for e in manifest if e["kind"] in args.kinds.split(",")]
+    if args.entries:
+        manifest = [
+            e for e in manifest if f"{e['kind']}--{e['dataset']}" in args.entries.split(",")
+        ]
     arms = args.arms.split(",") if args.arms else ["continue", "reduce-lr", *STRATEGIES, "auto"]
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []

@@ -78,7 +78,7 @@ def test_torch_normalize_restarts_the_state_of_the_two_layers_it_changed(tmp_pat
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
+        torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.Tanh(),
         torch.nn.Linear(5, 2),
     )  # fmt: skip
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-7, momentum=0.9)
@@ -117,7 +117,7 @@ def test_keras_normalize_zeroes_the_slots_of_the_two_layers_it_changed(tmp_path)
         [
             keras.Input((4,)),
             keras.layers.Dense(6, activation="relu", name="first"),
-            keras.layers.Dense(5, activation="relu", name="second"),
+            keras.layers.Dense(5, activation="tanh", name="second"),
             keras.layers.Dense(2, name="out"),
         ]
     )
@@ -145,3 +145,33 @@ def test_keras_normalize_zeroes_the_slots_of_the_two_layers_it_changed(tmp_path)
     kept = [p for p in slots if "out_kernel" in p.replace("/", "_")]
     assert kept
     assert any(slots[p].any() for p in kept)
+
+
+@pytest.mark.torch
+def test_torch_normalize_rescales_every_relu_layer_of_a_chain(tmp_path) -> None:
+    torch = pytest.importorskip("torch")
+    from plateau_cli.strategies.normalize import torch as surgery
+    from tests.adapters.torch.torch_fixtures import load
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
+        torch.nn.Dropout(0.1), torch.nn.Linear(5, 2),
+    )  # fmt: skip
+    path = tmp_path / "m.pt"
+    torch.save(model, path)
+    handle = load(path, trust_pickle=True)
+    bundle = _bundle()
+    handle.check_data(bundle)
+    xv = torch.tensor(bundle.val.x)
+    handle.model.eval()  # dropout off: the outputs compared are the function's
+    with torch.no_grad():
+        before = handle.model(xv).numpy()
+    done = surgery.apply(handle, bundle, _context(), NormalizeOptions(normalize_rate="keep"))
+    assert (done["units_rescaled"], done["layers_rescaled"], done["inverse_in"]) == (11, 2, "2, 5")
+    with torch.no_grad():
+        after = handle.model(xv).numpy()
+        hidden = handle.model[:4](torch.tensor(bundle.train.x)).numpy()
+    assert np.abs(after - before).max() <= 1e-3 * max(float(np.std(before)), 1.0)
+    live = hidden.std(0) > 1e-6
+    assert np.allclose(hidden.std(0)[live], 1.0, rtol=1e-3)

@@ -32,6 +32,9 @@ from plateau_cli.data.base import DataBundle
 from plateau_cli.strategies.base import Strategy, StrategyContext, StrategyOutcome
 from plateau_cli.strategies.normalize.options import NormalizeOptions
 
+#: The range test's bounds after normalizing (fastai's lr_find defaults).
+START_LR, END_LR = 1e-7, 10.0
+
 
 class Normalize(Strategy):
     name: ClassVar[str] = "normalize"
@@ -67,10 +70,11 @@ class Normalize(Strategy):
             f" {done['max_abs_output_change']:.3g}",
         ]
         if "inverse_in" in done:
+            layers = done.get("layers_rescaled", 1)
             changes.append(
-                f"{done['units_rescaled']} ReLU units of {done['layer']} rescaled to unit spread"
-                f" (by 1/{done['unit_scale_range']}), the inverse in {done['inverse_in']}:"
-                " function kept"
+                f"{done['units_rescaled']} ReLU units in {layers} layer(s) from {done['layer']}"
+                f" on rescaled to unit spread ({done['layer']}'s by 1/{done['unit_scale_range']}),"
+                f" each inverse in the next layer ({done['inverse_in']}): function kept"
             )
         restarted = done["layer"] + (f" and {done['inverse_in']}" if "inverse_in" in done else "")
         changes.append(f"optimizer state of {restarted} restarted (it was in the raw scale)")
@@ -104,7 +108,8 @@ class Normalize(Strategy):
         from plateau_cli.strategies.lr_find.options import LrFindOptions
 
         old = handle.learning_rate()
-        test = find_rate(handle, data, context, LrFindOptions())
+        # fastai's range, not one around the restored rate: that was tuned to the raw scale.
+        test = find_rate(handle, data, context, LrFindOptions(start_lr=START_LR, end_lr=END_LR))
         suggestion = test["suggestion"]
         if suggestion is None:
             return [
@@ -117,7 +122,7 @@ class Normalize(Strategy):
         details["suggested_lr"] = new
         return [
             f"learning rate {old:g} -> {new:.3g}: a range test from the normalized model"
-            f" ({test['start']:.3g} to {test['end']:.3g}) {suggestion.why}",
+            f" ({test['start']:.3g} to {test['end']:.3g}): {suggestion.why}",
             *([note] if note else []),
         ]
 

@@ -55,7 +55,9 @@ def apply(
     _set(layer, w, b)
     standardise = _standardise(*stats)
     hook = model.register_forward_pre_hook(standardise)
-    balanced = _balance(model, layer, prepared) if options.balance else None
+    balanced = _Chain(model, layer, prepared) if options.balance else None
+    if balanced is not None and not balanced.links:
+        balanced = None
     after = _outputs(model, val)
     change, spread = common.max_change(before, after)
     if balanced is not None and change > options.tolerance * max(spread, 1.0):
@@ -72,7 +74,7 @@ def apply(
     for param in layer.parameters():
         handle.optimizer.state.pop(param, None)
     if balanced is not None:
-        for param in balanced.next_layer.parameters():
+        for param in balanced.parameters():
             handle.optimizer.state.pop(param, None)
     # The raw-scale unfold on save starts from the (balanced) first layer's weights.
     _unfold_when_saving(handle, layer, kernel_mean, kernel_std, [hook], standardise)
@@ -107,6 +109,28 @@ class _Balanced:
 
     def summary(self) -> dict[str, Any]:
         return common.balance_summary(self.next_name, self.scales)
+
+
+class _Chain:
+    """Every ReLU layer from the first on rescaled in turn (each into the next), so no hidden
+    activation stays at the raw scale; undoable as a whole."""
+
+    def __init__(self, model: torch.nn.Module, first: torch.nn.Module, prepared: Any) -> None:
+        self.links: list[_Balanced] = []
+        current = first
+        while (link := _balance(model, current, prepared)) is not None:
+            self.links.append(link)
+            current = link.next_layer
+
+    def undo(self) -> None:
+        for link in reversed(self.links):
+            link.undo()
+
+    def parameters(self) -> list[Any]:
+        return [p for link in self.links for p in link.next_layer.parameters()]
+
+    def summary(self) -> dict[str, Any]:
+        return common.chain_summary([link.summary() for link in self.links])
 
 
 def _balance(model: torch.nn.Module, layer: torch.nn.Module, prepared: Any) -> _Balanced | None:
