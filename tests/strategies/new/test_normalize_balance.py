@@ -179,3 +179,34 @@ def test_torch_normalize_rescales_every_relu_layer_of_a_chain(tmp_path) -> None:
     assert np.abs(after - before).max() <= 1e-3 * max(float(np.std(before)), 1.0)
     live = hidden.std(0) > 1e-6
     assert np.allclose(hidden.std(0)[live], 1.0, rtol=1e-3)
+
+
+@pytest.mark.keras
+def test_keras_normalize_rescales_every_relu_layer_of_a_chain(tmp_path) -> None:
+    keras = pytest.importorskip("keras")
+    from plateau_cli.strategies.normalize import keras as surgery
+    from tests.adapters.keras.builders import load
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(6, activation="relu", name="first"),
+            keras.layers.Dense(5, name="second"),
+            keras.layers.ReLU(),
+            keras.layers.Dropout(0.1),
+            keras.layers.Dense(2, name="out"),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    handle = load(path)
+    bundle = _bundle()
+    handle.check_data(bundle)
+    before = np.asarray(handle.model(bundle.val.x, training=False))
+    done = surgery.apply(handle, bundle, _context(), NormalizeOptions(normalize_rate="keep"))
+    assert (done["units_rescaled"], done["layers_rescaled"]) == (11, 2)
+    assert done["inverse_in"] == "second, out"
+    after = np.asarray(handle.model(bundle.val.x, training=False))
+    assert np.abs(after - before).max() <= 1e-3 * max(float(np.std(before)), 1.0)

@@ -59,8 +59,10 @@ def apply(
     inputs = keras.Input(shape=x.shape[1:], dtype=model.inputs[0].dtype)
     wrapped = keras.Model(inputs, model(norm(inputs)), name=f"{model.name}_standardized")
     balanced = (
-        _balance(model, layer, ((x - mean) / std).astype("float32")) if options.balance else None
+        _Chain(model, layer, ((x - mean) / std).astype("float32")) if options.balance else None
     )
+    if balanced is not None and not balanced.links:
+        balanced = None
     after = [_predict(wrapped, v) for v in val]
     change, spread = common.max_change(before, after)
     if balanced is not None and change > options.tolerance * max(spread, 1.0):
@@ -78,7 +80,7 @@ def apply(
     optimizer = model.optimizer
     _zero_slots(optimizer, [layer.kernel, layer.bias])
     if balanced is not None:
-        _zero_slots(optimizer, [balanced.next_layer.kernel])
+        _zero_slots(optimizer, [link.next_layer.kernel for link in balanced.links])
     arguments["optimizer"] = optimizer
     wrapped.compile(**arguments)
     handle.model = wrapped
@@ -108,6 +110,24 @@ class _Balanced:
 
     def summary(self) -> dict[str, Any]:
         return common.balance_summary(self.next_layer.name, self.scales)
+
+
+class _Chain:
+    """Every ReLU layer from the first on rescaled in turn (each into the next); undoable."""
+
+    def __init__(self, model: Any, first: Any, z: np.ndarray) -> None:
+        self.links: list[_Balanced] = []
+        current = first
+        while (link := _balance(model, current, z)) is not None:
+            self.links.append(link)
+            current = link.next_layer
+
+    def undo(self) -> None:
+        for link in reversed(self.links):
+            link.undo()
+
+    def summary(self) -> dict[str, Any]:
+        return common.chain_summary([link.summary() for link in self.links])
 
 
 def _relu(layer: Any) -> bool:
