@@ -9,13 +9,13 @@ gives the max |output change|).
 
 The fold alone did not escape (the zoo's unnormalised plateaus, SGD at 1e-6: 44.4 against 34.7
 continuing): it keeps the hidden activations at the raw scale and divides the first layer's
-effective rate by the features' variance, so no single rate suits both layers. So the first
-layer's ReLU units are also rescaled to unit spread, the inverse moved into the next layer
+effective rate by the features' variance, so no single rate suits both layers. So the ReLU layers
+from the first on are also rescaled to unit spread, each inverse moved into the next layer
 (balance.py: relu(z / c) * c = relu(z), the function kept), and, since the restored rate was
 tuned to the raw scale, a range test from the normalized model (lr-find's, its weights thrown
-away; around the restored rate first, fastai's 1e-7..10 where that finds nothing) sets the rate (`--normalize-rate keep` keeps the restored one; `--lr` wins). With all
-three the zoo's plateaus went from 34.7 / 60.3 (continuing) to 0.97 / 3.1. The two layers'
-optimizer moments restart (they were in the old scale).
+away; around the restored rate first, fastai's 1e-7..10 where that finds nothing) sets the
+rate (`--normalize-rate keep` keeps the restored one; `--lr` wins). The changed layers'
+optimizer moments restart (they were in the old scale). Measured figures: notes/strat-zoo.md.
 
 The written model takes the user's raw inputs: Keras keeps the Normalization layer inside the
 saved model; torch writes the first layer's weights unfolded back to the raw scale, so the
@@ -115,9 +115,7 @@ class Normalize(Strategy):
         # rate was tuned to the raw scale, far from the new one), fastai's whole range.
         test = find_rate(handle, data, context, LrFindOptions())
         if test["suggestion"] is None:
-            test = find_rate(
-                handle, data, context, LrFindOptions(start_lr=START_LR, end_lr=END_LR)
-            )
+            test = find_rate(handle, data, context, LrFindOptions(start_lr=START_LR, end_lr=END_LR))
         suggestion = test["suggestion"]
         if suggestion is None:
             return [
