@@ -41,6 +41,9 @@ class Evidence:
     #: Sigmoid/tanh activations in the model (`saturating_layers`): a deep stack of them is
     #: where gradients vanish.
     saturating_layers: int = 0
+    #: The log is past its best epoch and that epoch's checkpoint sits beside the model:
+    #: {"file", "best_epoch", "best_value", "last_value"} (regularize rolls back to it).
+    rollback: Mapping[str, Any] | None = None
 
     @property
     def log_actions(self) -> tuple[str, ...]:
@@ -78,6 +81,7 @@ class Evidence:
             ),
             "log_actions": list(self.log_actions),
             "health": sorted(self.health),
+            "rollback": dict(self.rollback) if self.rollback else None,
             "saturating_layers": self.saturating_layers,
         }
 

@@ -12,6 +12,8 @@ place.
 | r | restart         | diagnose's recommendation names `restart`, or both losses   | none      |
 |   |                 | sit at chance (>= AT_CHANCE x ln C) in a model with >=      | (restart) |
 |   |                 | DEEP_SATURATING sigmoid/tanh layers: vanishing gradients    |           |
+| p | past the best   | the log ends >= PAST_BEST worse than its best epoch, and that | regularize|
+|   |                 | epoch's checkpoint sits beside the model (it rolls back)    |           |
 | a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
 |   |                 | recommends the `rebalance` action                           |           |
 | b | input scale     | the data health check flags unnormalised inputs             | normalize |
@@ -42,6 +44,13 @@ at ~1e3 trained at SGD 1e-6, normalize's fold alone left the rate tuned for raw 
 lost to continuing (44.4 vs 34.7) while widen escaped (26.8); since normalize also rescales
 the first layer's units and finds the rate again by a range test, it reaches 0.97 there
 (notes/strat-zoo.md), so it is the input-scale choice.
+Why regularize when the log is past its best and that epoch's file is there (p): on the zoo's
+tune half (MLPs, 3 epochs, seeds 0-2, notes/strat-zoo.md) rolling back plus regularizing beat
+auto's earlier pick on five of the six plateaus where it fires (small-overfit/digits 0.740 vs
+0.789 rebalance, bottleneck/bc 0.091 vs 0.095, overfit-augment/bc 0.102 vs 0.160,
+oscillation/bc 0.144 vs 0.181, divergence/digits 0.155 vs 5.9) and lost on one (bouncing/digits
+0.236 vs augment 0.197, both escapes). The CNN plateaus that end ~2% past their best
+(bottleneck, frozen base) are capacity problems: hence the 5% threshold.
 Why restart: no arm escaped the vanishing-gradient plateaus (8 sigmoid layers, loss at ln 2);
 saying so beats training epochs that cannot help (DESIGN: a decision, exit 0, like nothing to
 change).
@@ -96,6 +105,7 @@ def choose(e: Evidence) -> Choice:
         return converged
     rules = (
         _restart,
+        _past_best,
         _imbalance,
         _scale,
         _slow,
@@ -159,6 +169,29 @@ def _restart(e: Evidence) -> Choice | None:
         RESTART,
         f"{why}. No resume strategy helps; restart from scratch with ReLU activations and He"
         " initialisation, batch normalisation or residual connections (action: restart)",
+    )
+
+
+#: How far past its best the log must end (share of the best value) for the roll-back rule.
+PAST_BEST = 0.05
+
+
+def _past_best(e: Evidence) -> Choice | None:
+    r = e.rollback
+    if not r:
+        return None
+    best, last = float(r["best_value"]), float(r["last_value"])
+    minimise = not r["metric"].endswith(("accuracy", "acc", "auc", "f1", "precision", "recall"))
+    rise = (last - best) if minimise else (best - last)
+    if rise < PAST_BEST * abs(best):
+        return None
+    return Choice(
+        "regularize",
+        "past-best",
+        f"the log's best {r['metric']} was at epoch {r['best_epoch']} ({_f(best)}) and it ends at"
+        f" {_f(last)}, {int(r['last_epoch']) - int(r['best_epoch'])} epochs later; {r['file']}"
+        " beside the model holds that epoch: roll back to it and regularize",
+        ("augment",),
     )
 
 
