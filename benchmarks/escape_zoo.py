@@ -42,11 +42,20 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
 
     where = Path(entry["dir"])
     strategy, options = arm, {}
+    if "@" in arm:  # a strategy with options: rebalance@rebalance_mode=sample+smoothing=sqrt
+        strategy, given = arm.split("@", 1)
+        options = dict(pair.split("=", 1) for pair in given.split("+"))
     if arm == "reduce-lr":
         strategy, options = "lr-decay", {"lr": entry["lr"], "schedule": "plateau"}
     out = tmp / f"{where.name}-{arm}-{seed}"
+    keras = entry.get("family") == "keras"
+    load = (
+        LoadOptions()
+        if keras
+        else LoadOptions(model_factory=entry["factory"], factory_args=entry["args"])
+    )
     request = ResumeRequest(
-        model=where / "checkpoint.pt",
+        model=where / entry.get("model", "checkpoint.pt"),
         strategy=strategy,
         data=str(where / "data.npz"),
         strategy_options=options,
@@ -54,8 +63,9 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
         patience=None,
         seed=seed,
         out=out,
-        load=LoadOptions(model_factory=entry["factory"], factory_args=entry["args"]),
-        log=where / "train_log.jsonl" if arm == "auto" else None,
+        load=load,
+        # auto reads the log; regularize rolls back to its best epoch (epoch_N.pt beside).
+        log=where / "train_log.jsonl" if strategy in ("auto", "regularize") else None,
     )
     try:
         report = run_resume(request)
@@ -71,28 +81,43 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
 
 
 def _balanced(entry: dict, out: Path) -> float:
-    """Balanced accuracy of the written (best) checkpoint on the validation split."""
+    """Balanced accuracy of the written (best) checkpoint on the validation split (computed
+    for the imbalance plateaus only, the ones scored on it)."""
     import numpy as np
-    import torch
 
-    from plateau_cli import entry_points
-
-    files = list(out.glob("*.pt"))
-    if not files:
-        return float("nan")
-    state = torch.load(files[0], weights_only=True)
-    state = state.get("model_state_dict", state)
-    args = dict(entry["args"])
-    if args.get("depth", 1) == 1:  # widen grows the hidden layer: rebuild at its new width
-        args["hidden"] = int(state["0.weight"].shape[0])
-    model = entry_points.call(entry["factory"], "--model-factory", args)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError:
+    if entry["kind"] != "imbalance":
         return float("nan")
     data = np.load(Path(entry["dir"]) / "data.npz")
-    with torch.no_grad():
-        predicted = model(torch.tensor(data["x_val"])).argmax(1).numpy()
+    if entry.get("family") == "keras":
+        import keras
+
+        files = list(out.glob("*.keras"))
+        if not files:
+            return float("nan")
+        model = keras.models.load_model(files[0], compile=False)
+        predicted = np.asarray(model.predict(data["x_val"], verbose=0)).argmax(1)
+    else:
+        import torch
+
+        from plateau_cli import entry_points
+
+        sys.path.insert(0, str(ROOT / "benchmarks" / "zoo"))
+        from nets import args_from_state
+
+        files = list(out.glob("*.pt"))
+        if not files:
+            return float("nan")
+        state = torch.load(files[0], weights_only=True)
+        state = state.get("model_state_dict", state)
+        name = entry["factory"].rsplit(":", 1)[1]
+        args = args_from_state(name, state, entry["args"])  # widen grows a layer: its width
+        model = entry_points.call(entry["factory"], "--model-factory", args)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError:
+            return float("nan")
+        with torch.no_grad():
+            predicted = model(torch.tensor(data["x_val"])).argmax(1).numpy()
     truth = data["y_val"]
     recalls = [float((predicted[truth == c] == c).mean()) for c in np.unique(truth)]
     return float(np.mean(recalls))
@@ -155,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--kinds", default=None)
+    parser.add_argument("--entries", default=None, help="comma-separated KIND--DATASET names")
     parser.add_argument("--arms", default=None, help="comma-separated; default: all")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -164,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((args.zoo / "manifest.json").read_text())
     if args.kinds:
         manifest = [e for e in manifest if e["kind"] in args.kinds.split(",")]
+    if args.entries:
+        manifest = [
+            e for e in manifest if f"{e['kind']}--{e['dataset']}" in args.entries.split(",")
+        ]
     arms = args.arms.split(",") if args.arms else ["continue", "reduce-lr", *STRATEGIES, "auto"]
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []

@@ -3,7 +3,14 @@ on two scikit-learn data sets (one in the half auto's rules were tuned on, one i
 are reported on), saved with optimizer state (`checkpoint.pt`) and their log
 (`train_log.jsonl`), plus `manifest.json` naming factory arguments and the restored rate.
 
-    python benchmarks/zoo/make_zoo.py --out benchmarks/zoo/generated     # about a minute
+    python benchmarks/zoo/make_zoo.py                   # torch MLPs -> generated/, a minute
+    python benchmarks/zoo/make_zoo.py --family cnn      # torch CNNs -> generated_cnn/
+    python benchmarks/zoo/make_zoo.py --family keras    # Keras MLPs -> generated_keras/
+
+The CNN and Keras families hold the kinds where the framework or the architecture matters
+(too-low rate, imbalance, unnormalised inputs, bottleneck, frozen base), each on a tune and a
+report data set: 8x8 digits images / synthetic shapes for the CNNs, breast_cancer / wine for
+Keras.
 
 The folder is ignored by git: regenerate it. Everything is seeded; CPU only.
 """
@@ -22,8 +29,8 @@ from torch import nn  # noqa: TID253
 
 HERE = Path(__file__).resolve().parent
 #: Data sets auto's rules were tuned on, and those they are reported on.
-TUNE = ("breast_cancer", "digits")
-REPORT = ("wine", "classification")
+TUNE = ("breast_cancer", "digits", "digits_img")
+REPORT = ("wine", "classification", "shapes")
 
 
 def load(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -35,9 +42,11 @@ def load(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     elif name == "wine":
         d = datasets.load_wine()
         x, y = d.data, d.target
-    elif name == "digits":
+    elif name in ("digits", IMAGE_TUNE):
         d = datasets.load_digits()
         x, y = d.data, d.target
+    elif name == IMAGE_REPORT:
+        x, y = shapes(seed=seed)
     else:
         x, y = datasets.make_classification(
             1200, 20, n_informative=8, n_classes=4, n_clusters_per_class=1, random_state=seed
@@ -46,6 +55,34 @@ def load(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         x.std(0) > 0, x.std(0), 1
     )  # standardised, except where a kind says
     return x.astype("float32"), y.astype("int64")
+
+
+#: Image data sets for the CNN entries (8x8, one channel, NCHW for torch).
+IMAGE_TUNE, IMAGE_REPORT = "digits_img", "shapes"
+#: The kinds where the framework or the architecture matters (CNN and Keras entries).
+FRAMEWORK_KINDS = ("too-low-lr", "imbalance", "unnormalised", "bottleneck", "frozen-base")
+
+
+def shapes(n: int = 1200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic 8x8 images of four shapes (horizontal bar, vertical bar, diagonal, square
+    outline) at random places, with noise: a second image set that is not digits."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 8, 8), dtype=np.float64)
+    y = rng.integers(0, 4, n)
+    for i, c in enumerate(y):
+        a, b = rng.integers(0, 4, 2)
+        if c == 0:
+            x[i, a + 2, b : b + 4] = 1
+        elif c == 1:
+            x[i, a : a + 4, b + 2] = 1
+        elif c == 2:
+            for k in range(4):
+                x[i, a + k, b + k] = 1
+        else:
+            x[i, a : a + 4, b] = x[i, a : a + 4, b + 3] = 1
+            x[i, a, b : b + 4] = x[i, a + 3, b : b + 4] = 1
+    x += rng.normal(0, 0.3, x.shape)
+    return x.reshape(n, 64), y
 
 
 def split(
@@ -139,8 +176,16 @@ def optimizer_for(name: str, lr: float, params: Any) -> torch.optim.Optimizer:
 
 
 def train(
-    model: nn.Module, opt: torch.optim.Optimizer, d: dict, epochs: int, log: list, seed: int
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    d: dict,
+    epochs: int,
+    log: list,
+    seed: int,
+    keep: Path | None = None,
 ) -> None:
+    """`keep`: write `epoch_N.pt` there whenever val_loss improves (as a ModelCheckpoint with
+    save_best_only and the epoch in its name does), for regularize's roll-back."""
     g = torch.Generator().manual_seed(seed)
     x, y = torch.tensor(d["x_train"]), torch.tensor(d["y_train"])
     xv, yv = torch.tensor(d["x_val"]), torch.tensor(d["y_val"])
@@ -160,20 +205,44 @@ def train(
             out = model(xv)
             vl = float(nn.functional.cross_entropy(out, yv))
             va = float((out.argmax(1) == yv).float().mean())
+        best = min((row["val_loss"] for row in log), default=math.inf)
         log.append({"epoch": len(log) + 1, "loss": float(np.mean(losses)), "val_loss": vl,
                     "val_accuracy": va, "lr": opt.param_groups[0]["lr"]})  # fmt: skip
+        if keep is not None and vl < best:
+            keep.mkdir(parents=True, exist_ok=True)
+            torch.save({"model_state_dict": model.state_dict(),
+                        "optimizer_state_dict": opt.state_dict(), "epoch": len(log)},
+                       keep / f"epoch_{len(log)}.pt")  # fmt: skip
 
 
-def make(kind: str, dataset: str, out: Path, seed: int = 0) -> dict[str, Any]:
+def as_images(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Flat 64-feature rows -> (N, 1, 8, 8) for the torch CNNs."""
+    return {k: v.reshape(len(v), 1, 8, 8) if k.startswith("x") else v for k, v in d.items()}
+
+
+def cnn_args(args: dict[str, Any]) -> dict[str, Any]:
+    """The MLP recipe's widths for the CNN: `hidden` is the dense layer's, 8 filters."""
+    return {"channels": 8, "hidden": args["hidden"], "classes": args["classes"]}
+
+
+def make(kind: str, dataset: str, out: Path, seed: int = 0, family: str = "mlp") -> dict[str, Any]:
     import sys
 
     sys.path.insert(0, str(HERE))
-    from nets import mlp
+    from nets import cnn, mlp
 
     torch.manual_seed(seed)
     x, y = load(dataset, seed)
     r = recipe(kind, x, y, seed)
-    model = mlp(**r["args"])
+    factory = "mlp"
+    if family == "cnn":
+        r["data"], r["args"], factory = as_images(r["data"]), cnn_args(r["args"]), "cnn"
+        model = cnn(**r["args"])
+    else:
+        model = mlp(**r["args"])
+    where = out / f"{kind}--{dataset}"
+    for old in where.glob("epoch_*.pt"):
+        old.unlink()
     log: list[dict[str, float]] = []
     if r.get("frozen"):
         # base pretrained on the first half of the classes, then frozen; the head trains
@@ -182,22 +251,22 @@ def make(kind: str, dataset: str, out: Path, seed: int = 0) -> dict[str, Any]:
         pre = {**d, "x_train": d["x_train"][keep], "y_train": d["y_train"][keep]}
         train(model, optimizer_for("adam", 1e-2, model.parameters()), pre, 5, [], seed)
         model[-1].reset_parameters()
-        for p in model[0].parameters():
-            p.requires_grad_(False)
+        for layer in model[:-1]:  # everything but the head: the MLP's layer, the CNN's base
+            for p in layer.parameters():
+                p.requires_grad_(False)
         opt = optimizer_for(r["opt"][0], r["opt"][1], model[-1].parameters())
     else:
         opt = optimizer_for(r["opt"][0], r["opt"][1], model.parameters())
     if "kill" in r:
-        train(model, opt, r["data"], 3, log, seed)
+        train(model, opt, r["data"], 3, log, seed, where)
         with torch.no_grad():
             n = int(model[0].out_features * r["kill"])
             model[0].bias[:n] = -50.0
-    train(model, opt, r["data"], r["epochs"], log, seed)
+    train(model, opt, r["data"], r["epochs"], log, seed, where)
     if "then" in r:
         for group in opt.param_groups:
             group["lr"] = r["then"][1]
-        train(model, opt, r["data"], r["then"][2], log, seed)
-    where = out / f"{kind}--{dataset}"
+        train(model, opt, r["data"], r["then"][2], log, seed, where)
     where.mkdir(parents=True, exist_ok=True)
     np.savez(where / "data.npz", **r["data"])
     torch.save({"model_state_dict": model.state_dict(), "optimizer_state_dict": opt.state_dict(),
@@ -206,7 +275,8 @@ def make(kind: str, dataset: str, out: Path, seed: int = 0) -> dict[str, Any]:
     final = log[-1]
     return {
         "kind": kind, "dataset": dataset, "half": "tune" if dataset in TUNE else "report",
-        "dir": str(where), "factory": str(HERE / "nets.py") + ":mlp", "args": r["args"],
+        "dir": str(where), "factory": str(HERE / "nets.py") + f":{factory}", "args": r["args"],
+        "family": family, "model": "checkpoint.pt",
         "lr": opt.param_groups[0]["lr"], "val_loss": final["val_loss"],
         "finite": all(math.isfinite(v) for v in final.values()),
     }  # fmt: skip
@@ -214,17 +284,33 @@ def make(kind: str, dataset: str, out: Path, seed: int = 0) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE / "generated")
-    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--out", type=Path, default=None, help="default: generated[_FAMILY]")
+    parser.add_argument("--family", choices=("mlp", "cnn", "keras"), default="mlp")
+    parser.add_argument("--kinds", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    out = args.out or HERE / ("generated" if args.family == "mlp" else f"generated_{args.family}")
+    kinds = (
+        args.kinds.split(",") if args.kinds else KINDS if args.family == "mlp" else FRAMEWORK_KINDS
+    )
     manifest = []
-    for kind in args.kinds.split(","):
-        for dataset in (TUNE[0], REPORT[0]) if KINDS.index(kind) % 2 == 0 else (TUNE[1], REPORT[1]):
-            entry = make(kind, dataset, args.out)
+    for kind in kinds:
+        if args.family == "cnn":
+            pair = (IMAGE_TUNE, IMAGE_REPORT)
+        elif args.family == "keras":
+            pair = (TUNE[0], REPORT[0])
+        else:
+            pair = (TUNE[0], REPORT[0]) if KINDS.index(kind) % 2 == 0 else (TUNE[1], REPORT[1])
+        for dataset in pair:
+            if args.family == "keras":
+                from keras_zoo import make_keras
+
+                entry = make_keras(kind, dataset, out)
+            else:
+                entry = make(kind, dataset, out, family=args.family)
             manifest.append(entry)
             print(f"{kind:16s} {dataset:15s} val_loss {entry['val_loss']:.4f} lr {entry['lr']:g}")
-    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return 0
 
 

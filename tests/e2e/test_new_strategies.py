@@ -81,6 +81,16 @@ def test_torch_rebalance_judges_on_balanced_accuracy(torch_models, datasets, tmp
     assert any("imbalanced" in c for c in report["changes"])
 
 
+def test_torch_rebalance_with_loss_weights(torch_models, datasets, tmp_path) -> None:
+    report = _resume(
+        torch_models["plain"], "rebalance", datasets["imbalanced"], tmp_path / "o",
+        "--trust-pickle", "--rebalance-mode", "weights",
+    )  # fmt: skip
+    assert report["strategy"]["parameters"]["rebalance_mode"] == "weights"
+    assert any("training loss weighted per class" in c for c in report["changes"])
+    assert report["monitor"]["metric"] == "val_balanced_accuracy"
+
+
 def test_torch_revive_revives_the_dead_units(torch_models, datasets, tmp_path) -> None:
     report = _resume(
         torch_models["dead"], "revive", datasets["imbalanced"], tmp_path / "o", "--trust-pickle"
@@ -171,6 +181,16 @@ def test_keras_rebalance(keras_models, datasets, tmp_path) -> None:
     report = _resume(keras_models["plain"], "rebalance", datasets["imbalanced"], tmp_path / "o")
     assert report["monitor"]["metric"] == "val_balanced_accuracy"
     assert report["strategy"]["details"]["before"]["balanced_accuracy"] <= 1.0
+
+
+def test_keras_rebalance_with_loss_weights(keras_models, datasets, tmp_path) -> None:
+    report = _resume(
+        keras_models["plain"], "rebalance", datasets["imbalanced"], tmp_path / "o",
+        "--rebalance-mode", "weights",
+    )  # fmt: skip
+    assert report["strategy"]["parameters"]["method"] == "loss weights"
+    assert report["epochs_run"] == 1
+    assert report["monitor"]["metric"] == "val_balanced_accuracy"
 
 
 def test_keras_revive(keras_models, datasets, tmp_path) -> None:

@@ -212,6 +212,9 @@ class ModelHandle(ABC):
         #: Passes over the training data per epoch, each reshuffled (and augmented afresh when
         #: `train_transform` is set); set by augment's `--copies` before `prepare`.
         self.train_copies: int = 1
+        #: Per-class weights of the training loss (rebalance's `--rebalance-mode weights`), by
+        #: class index; None: unweighted. Validation and evaluation are never weighted.
+        self.train_class_weights: Any = None
 
     # -- describing -------------------------------------------------------------------------
     @abstractmethod

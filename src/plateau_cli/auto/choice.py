@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ def choose_for_auto(
     observer: Observer,
 ) -> tuple[Strategy, dict[str, Any]]:
     evidence = gather(handle, bundle, prepared, baseline, context, diagnosis)
+    evidence = dataclasses.replace(evidence, rollback=_rollback_evidence(context))
     choice = choose(evidence)
     if choice.strategy == NOTHING:
         record = auto_record(choice, evidence.to_json(), request.log, [])
@@ -77,4 +79,26 @@ def auto_record(
         "log": str(log) if log else None,
         "evidence": dict(evidence),
         "ignored_options": ignored,
+    }
+
+
+def _rollback_evidence(context: StrategyContext) -> dict[str, Any] | None:
+    """The best epoch's checkpoint beside the model, when the log is past that epoch."""
+    from plateau_cli.strategies.regularize.rollback import checkpoint_of_epoch, past_best
+
+    if context.log is None or context.model_path is None:
+        return None
+    past = past_best(context.log, context.monitor)
+    if past is None:
+        return None
+    found = checkpoint_of_epoch(context.model_path, past.best_epoch)
+    if found is None:
+        return None
+    return {
+        "file": found.name,
+        "best_epoch": past.best_epoch,
+        "best_value": past.best_value,
+        "last_epoch": past.last_epoch,
+        "last_value": past.last_value,
+        "metric": past.metric,
     }

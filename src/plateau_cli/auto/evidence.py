@@ -44,6 +44,9 @@ class Evidence:
     #: The model takes raw strings (TextVectorization, StringLookup): augment, which perturbs
     #: input values, cannot apply, so the rules that would pick it pick the next remedy.
     string_inputs: bool = False
+    #: The log is past its best epoch and that epoch's checkpoint sits beside the model:
+    #: {"file", "best_epoch", "best_value", "last_value"} (regularize rolls back to it).
+    rollback: Mapping[str, Any] | None = None
 
     @property
     def log_actions(self) -> tuple[str, ...]:
@@ -81,6 +84,7 @@ class Evidence:
             ),
             "log_actions": list(self.log_actions),
             "health": sorted(self.health),
+            "rollback": dict(self.rollback) if self.rollback else None,
             "saturating_layers": self.saturating_layers,
             "string_inputs": self.string_inputs,
         }

@@ -12,9 +12,11 @@ place.
 | r | restart         | diagnose's recommendation names `restart`, or both losses   | none      |
 |   |                 | sit at chance (>= AT_CHANCE x ln C) in a model with >=      | (restart) |
 |   |                 | DEEP_SATURATING sigmoid/tanh layers: vanishing gradients    |           |
+| p | past the best   | the log ends >= PAST_BEST worse than its best epoch, and that | regularize|
+|   |                 | epoch's checkpoint sits beside the model (it rolls back)    |           |
 | a | imbalance       | the data health check flags class imbalance, or diagnose    | rebalance |
 |   |                 | recommends the `rebalance` action                           |           |
-| b | input scale     | the data health check flags unnormalised inputs             | widen     |
+| b | input scale     | the data health check flags unnormalised inputs             | normalize |
 | c | slow            | the log shows slow convergence, or diagnose recommends      | lr-find   |
 |   |                 | `raise-lr` (never a lower rate for a slow run)              |           |
 | 1 | dynamics        | the log diverged after >= 2 good epochs, to finite values   | augment   |
@@ -33,14 +35,23 @@ place.
 Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
 moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
 val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
-Why augment for divergence after learning (1) and widen for unscaled inputs (b), measured on
+Why augment for divergence after learning (1) and normalize for unscaled inputs (b), measured on
 the zoo's tune half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds
 0-2, notes/i15-auto.md): augment escaped the three logs that diverged after learning (val_loss
 0.713 -> 0.181, 0.520 -> 0.168, 18.0 -> 5.5) where lr-decay escaped one; augment lowers the
 rate x0.2 and trains on noisy copies (4 passes an epoch). An oscillation alone keeps lr-decay:
 on the `lr` samples (AdamW at 0.1) lr-decay reached 0.078 / 0.086 and augment 0.162. On inputs
-at ~1e3 trained at SGD 1e-6, normalize's fold left the rate tuned for raw inputs and lost to
-continuing (44.4 vs 34.7), while widen's new units, learning at the raw scale, escaped (26.8).
+at ~1e3 trained at SGD 1e-6, normalize's fold alone left the rate tuned for raw inputs and
+lost to continuing (44.4 vs 34.7) while widen escaped (26.8); since normalize also rescales
+the first layer's units and finds the rate again by a range test, it reaches 0.97 there
+(notes/strat-zoo.md), so it is the input-scale choice.
+Why regularize when the log is past its best and that epoch's file is there (p): on the zoo's
+tune half (MLPs, 3 epochs, seeds 0-2, notes/strat-zoo.md) rolling back plus regularizing beat
+auto's earlier pick on five of the six plateaus where it fires (small-overfit/digits 0.740 vs
+0.789 rebalance, bottleneck/bc 0.091 vs 0.095, overfit-augment/bc 0.102 vs 0.160,
+oscillation/bc 0.144 vs 0.181, divergence/digits 0.155 vs 5.9) and lost on one (bouncing/digits
+0.236 vs augment 0.197, both escapes). The CNN plateaus that end ~2% past their best
+(bottleneck, frozen base) are capacity problems: hence the 5% threshold.
 Why restart: no arm escaped the vanishing-gradient plateaus (8 sigmoid layers, loss at ln 2);
 saying so beats training epochs that cannot help (DESIGN: a decision, exit 0, like nothing to
 change).
@@ -95,6 +106,7 @@ def choose(e: Evidence) -> Choice:
         return converged
     rules = (
         _restart,
+        _past_best,
         _imbalance,
         _scale,
         _slow,
@@ -161,6 +173,29 @@ def _restart(e: Evidence) -> Choice | None:
     )
 
 
+#: How far past its best the log must end (share of the best value) for the roll-back rule.
+PAST_BEST = 0.05
+
+
+def _past_best(e: Evidence) -> Choice | None:
+    r = e.rollback
+    if not r:
+        return None
+    best, last = float(r["best_value"]), float(r["last_value"])
+    minimise = not r["metric"].endswith(("accuracy", "acc", "auc", "f1", "precision", "recall"))
+    rise = (last - best) if minimise else (best - last)
+    if rise < PAST_BEST * abs(best):
+        return None
+    return Choice(
+        "regularize",
+        "past-best",
+        f"the log's best {r['metric']} was at epoch {r['best_epoch']} ({_f(best)}) and it ends at"
+        f" {_f(last)}, {int(r['last_epoch']) - int(r['best_epoch'])} epochs later; {r['file']}"
+        " beside the model holds that epoch: roll back to it and regularize",
+        ("augment",),
+    )
+
+
 def _imbalance(e: Evidence) -> Choice | None:
     if "class-imbalance" not in e.health and "rebalance" not in e.log_actions:
         return None
@@ -182,12 +217,12 @@ def _scale(e: Evidence) -> Choice | None:
         return None
     why = e.health["unnormalised-inputs"]
     return Choice(
-        "widen",
+        "normalize",
         "input-scale",
-        f"{why.rstrip('.')}: new units learn at the raw scale where the old weights, tuned to a"
-        " rate small enough for it, barely move (the real fix is inputs standardised before"
-        " training)",
-        ("normalize", "lr-find"),
+        f"{why.rstrip('.')}: the inputs are standardised inside the model, the first layer's"
+        " units rescaled to match (the function kept), and the rate found again by a range"
+        " test for the new scale",
+        ("widen", "lr-find"),
     )
 
 

@@ -55,7 +55,10 @@ from plateau_cli.cli.strategy_options import (
     MinLrOpt,
     MixupOpt,
     NoiseOpt,
+    NormalizeRateOpt,
+    NoRollbackOpt,
     PickOpt,
+    RebalanceModeOpt,
     ScheduleOpt,
     SmoothingOpt,
     StartLrOpt,
@@ -206,10 +209,13 @@ def resume(
     steps: StepsOpt = None,
     pick: PickOpt = None,
     smoothing: SmoothingOpt = None,
+    rebalance_mode: RebalanceModeOpt = None,
     tolerance: ToleranceOpt = None,
+    normalize_rate: NormalizeRateOpt = None,
     init_scale: InitScaleOpt = None,
     weight_decay: WeightDecayOpt = None,
     dropout: DropoutOpt = None,
+    no_rollback: NoRollbackOpt = False,
     distribute: DistributeOpt = None,
     sync_batchnorm: SyncBatchNormOpt = False,
 ) -> None:
@@ -281,10 +287,13 @@ def resume(
             "steps": steps,
             "pick": pick,
             "smoothing": smoothing,
+            "rebalance_mode": rebalance_mode,
             "tolerance": tolerance,
+            "normalize_rate": normalize_rate,
             "init_scale": init_scale,
             "weight_decay": weight_decay,
             "dropout": dropout,
+            "rollback": False if no_rollback else None,
         }.items()
         if v is not None
     }

@@ -209,10 +209,28 @@ SmoothingOpt = Annotated[
     ),
 ]
 
+RebalanceModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rebalance-mode",
+        help="rebalance: sample (class-weighted batches; default) or weights (weighted loss).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
 ToleranceOpt = Annotated[
     float | None,
     typer.Option(
         help="normalize: largest output change the fold may cause, times the outputs' spread.",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+NormalizeRateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--normalize-rate",
+        help="normalize: find (a range test from the normalized model; default) or keep.",
         rich_help_panel=NEW_PANEL,
     ),
 ]
@@ -229,6 +247,15 @@ WeightDecayOpt = Annotated[
     float | None,
     typer.Option(
         help="regularize: weight decay (0.05 decoupled; 5e-4 L2 for torch SGD/Adam).",
+        rich_help_panel=NEW_PANEL,
+    ),
+]
+
+NoRollbackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-rollback",
+        help="regularize: keep the given checkpoint even when --log's best epoch's is beside it.",
         rich_help_panel=NEW_PANEL,
     ),
 ]

@@ -264,6 +264,9 @@ def _run_locked(
         request.batch_size,
         baseline=baseline,
         lr_override=request.load.lr if request.strategy != "lr-decay" else None,
+        log=log_history,
+        model_path=request.model,
+        load=request.load,
     )
     if strategy is None:  # --strategy auto: the evidence chooses (rules in plateau_cli.auto)
         strategy, auto = choose_for_auto(

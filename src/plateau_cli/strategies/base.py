@@ -11,11 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-from plateau_cli.adapters.base import ModelHandle, OptimizerState
+from plateau_cli.adapters.base import LoadOptions, ModelHandle, OptimizerState
 from plateau_cli.data.base import DataBundle
 from plateau_cli.errors import StrategyNotApplicableError
+from plateau_cli.history import RunHistory
 from plateau_cli.monitor import Monitor
 
 
@@ -33,6 +35,11 @@ class StrategyContext:
     #: The rate the user set with --lr, already applied before `apply`: a strategy that would
     #: change the rate itself (augment's --lr-mult) leaves it alone. None: the restored rate.
     lr_override: float | None = None
+    #: The run's log (--log) and the checkpoint it was loaded from, with how it was loaded:
+    #: regularize rolls back to the log's best epoch from a checkpoint beside the model.
+    log: RunHistory | None = None
+    model_path: Path | None = None
+    load: LoadOptions | None = None
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,7 @@ class TorchHandle(ModelHandle):
             self._fit(prepared, first_epoch, epochs, control)
 
     def _fit(self, prepared: Any, first_epoch: int, epochs: int, control: EpochControl) -> None:
-        objective = self._objective()
+        objective = self._objective(self.train_class_weights)
         control = ddp.synced(control, self.ddp)
         for epoch in range(first_epoch, first_epoch + epochs):
             control.on_epoch_begin(epoch)
@@ -385,10 +385,11 @@ class TorchHandle(ModelHandle):
             self.loss = resolve_loss(self.loss_option, labels, self.structure)
         return self.loss
 
-    def _objective(self) -> Objective:
+    def _objective(self, class_weights: Any = None) -> Objective:
+        """Evaluation's objective; training's with rebalance's class weights, when set."""
         if self.loss is None:
             raise UsageError("no data seen yet: call check_data or prepare before training")
-        loss_fn = self.loss.build().to(self.device)
+        loss_fn = self.loss.build(class_weights).to(self.device)
         return Objective(loss_fn, self.loss.accuracy, self.loss.target, self.model_call())
 
     def model_call(self) -> ModelCall:

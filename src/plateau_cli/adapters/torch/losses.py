@@ -31,8 +31,40 @@ class LossChoice:
     accuracy: str | None
     reason: str
 
-    def build(self) -> torch.nn.Module:
-        return _BUILDERS[self.name]()
+    def build(self, class_weights: np.ndarray | None = None) -> torch.nn.Module:
+        """The loss module; with `class_weights`, each sample's loss times its class's weight."""
+        if class_weights is None or self.task is Task.REGRESSION:
+            return _BUILDERS[self.name]()
+        return ClassWeighted(_BUILDERS[self.name](reduction="none"), class_weights, self.target)
+
+
+class ClassWeighted(torch.nn.Module):
+    """mean_i w[class_i] * loss_i: Keras' `class_weight` (sample weights, "sum over batch
+    size"), so a weighted resume means the same in both frameworks. rebalance's weights have
+    mean 1 over the training samples, so the loss keeps its scale.
+
+    The class of a sample is its index target, the argmax of a probability row, or a 0/1
+    target above 0.5 (binary); the weight applies to every element of that sample's loss.
+    """
+
+    def __init__(self, loss: torch.nn.Module, weights: np.ndarray, target: str) -> None:
+        super().__init__()
+        self.loss = loss
+        self.target = target
+        self.register_buffer("weights", torch.as_tensor(weights, dtype=torch.float32))
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        per = self.loss(prediction, target)
+        if self.target == PROBABILITIES or (target.is_floating_point() and self.target == INDEX):
+            labels = target.argmax(1)  # class probabilities (or mixup's soft targets)
+        elif target.is_floating_point():
+            labels = (target > 0.5).long()
+        else:
+            labels = target.long()
+        weight = self.weights.to(per.device, per.dtype)[labels]
+        while weight.dim() < per.dim():
+            weight = weight.unsqueeze(-1)
+        return (per * weight).mean()
 
 
 _BUILDERS = {

@@ -37,3 +37,24 @@ def summary(
         "features": int(mean.size),
         "max_abs_output_change": change,
     }
+
+
+def balance_summary(next_layer: str, scales: np.ndarray) -> dict[str, Any]:
+    """What rescaling the first layer's units did (balance.py), for the report."""
+    return {
+        "units_rescaled": int(scales.size),
+        "unit_scale_range": f"{float(scales.min()):.3g}..{float(scales.max()):.3g}",
+        "inverse_in": next_layer,
+    }
+
+
+def chain_summary(links: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first link's figures (the layer normalize folded into), and every layer touched."""
+    if not links:
+        return {}
+    return {
+        **links[0],
+        "units_rescaled": int(sum(link["units_rescaled"] for link in links)),
+        "layers_rescaled": len(links),
+        "inverse_in": ", ".join(link["inverse_in"] for link in links),
+    }

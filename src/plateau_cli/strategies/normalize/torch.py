@@ -14,7 +14,7 @@ from plateau_cli.adapters.torch.handle import TorchHandle
 from plateau_cli.data.base import DataBundle
 from plateau_cli.errors import StrategyNotApplicableError
 from plateau_cli.strategies.base import StrategyContext
-from plateau_cli.strategies.normalize import common
+from plateau_cli.strategies.normalize import balance, common
 from plateau_cli.strategies.normalize.fold import fold, statistics, unfold
 from plateau_cli.strategies.normalize.options import NormalizeOptions
 
@@ -55,8 +55,16 @@ def apply(
     _set(layer, w, b)
     standardise = _standardise(*stats)
     hook = model.register_forward_pre_hook(standardise)
+    balanced = _Chain(model, layer, prepared) if options.balance else None
+    if balanced is not None and not balanced.links:
+        balanced = None
     after = _outputs(model, val)
     change, spread = common.max_change(before, after)
+    if balanced is not None and change > options.tolerance * max(spread, 1.0):
+        balanced.undo()  # the next layer is not fed by these units alone: fold only
+        balanced = None
+        after = _outputs(model, val)
+        change, spread = common.max_change(before, after)
     try:
         common.check_kept(change, spread, options.tolerance, name)
     except StrategyNotApplicableError:
@@ -65,8 +73,115 @@ def apply(
         raise
     for param in layer.parameters():
         handle.optimizer.state.pop(param, None)
+    if balanced is not None:
+        for param in balanced.parameters():
+            handle.optimizer.state.pop(param, None)
+    # The raw-scale unfold on save starts from the (balanced) first layer's weights.
     _unfold_when_saving(handle, layer, kernel_mean, kernel_std, [hook], standardise)
-    return common.summary(name, "a forward pre-hook", mean, std, change)
+    done = common.summary(name, "a forward pre-hook", mean, std, change)
+    return {**done, **(balanced.summary() if balanced is not None else {})}
+
+
+_BETWEEN = (
+    torch.nn.ReLU, torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d, torch.nn.Dropout3d,
+    torch.nn.MaxPool1d, torch.nn.MaxPool2d, torch.nn.MaxPool3d, torch.nn.Flatten,
+    torch.nn.Identity,
+)  # fmt: skip
+
+
+class _Balanced:
+    """Units of the first layer rescaled, the inverse in the next layer; undoable."""
+
+    def __init__(self, first: Any, next_name: str, next_layer: Any, scales: np.ndarray) -> None:
+        self.first, self.next_name, self.next_layer, self.scales = (
+            first,
+            next_name,
+            next_layer,
+            scales,
+        )
+        self._saved = [p.detach().clone() for p in (*first.parameters(), *next_layer.parameters())]
+
+    def undo(self) -> None:
+        with torch.no_grad():
+            for p, v in zip((*self.first.parameters(), *self.next_layer.parameters()),
+                            self._saved, strict=True):  # fmt: skip
+                p.copy_(v)
+
+    def summary(self) -> dict[str, Any]:
+        return common.balance_summary(self.next_name, self.scales)
+
+
+class _Chain:
+    """Every ReLU layer from the first on rescaled in turn (each into the next), so no hidden
+    activation stays at the raw scale; undoable as a whole."""
+
+    def __init__(self, model: torch.nn.Module, first: torch.nn.Module, prepared: Any) -> None:
+        self.links: list[_Balanced] = []
+        current = first
+        while (link := _balance(model, current, prepared)) is not None:
+            self.links.append(link)
+            current = link.next_layer
+
+    def undo(self) -> None:
+        for link in reversed(self.links):
+            link.undo()
+
+    def parameters(self) -> list[Any]:
+        return [p for link in self.links for p in link.next_layer.parameters()]
+
+    def summary(self) -> dict[str, Any]:
+        return common.chain_summary([link.summary() for link in self.links])
+
+
+def _balance(model: torch.nn.Module, layer: torch.nn.Module, prepared: Any) -> _Balanced | None:
+    """Rescale `layer`'s ReLU units to unit spread (balance.py), when a Linear/Conv is fed by
+    them through ReLU, dropout, max-pooling or flattening only (module order in a Sequential)."""
+    from plateau_cli.adapters.torch import batches
+
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    at = next((i for i, (_, m) in enumerate(leaves) if m is layer), None)
+    if at is None:
+        return None
+    between: list[torch.nn.Module] = []
+    following = iter(leaves[at + 1 :])
+    for next_name, module in following:  # noqa: B007 - the loop finds them
+        if isinstance(module, _FIRST):
+            break
+        if not isinstance(module, _BETWEEN):
+            return None
+        between.append(module)
+    else:
+        return None
+    if not any(isinstance(m, torch.nn.ReLU) for m in between):
+        return None
+    seen: list[np.ndarray] = []
+    grab = module.register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].detach().cpu().double().numpy())
+    )
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            for xb, _ in batches.in_order(prepared.train):
+                model(xb)
+    finally:
+        grab.remove()
+        for m, training in modes.items():
+            m.training = training
+    inputs = np.concatenate(seen)
+    units = int(layer.weight.shape[0])
+    if inputs.ndim == 2 and inputs.shape[1] != units:  # a flattened conv map, unit-major
+        inputs = inputs.reshape(len(inputs), units, -1)
+    if inputs.shape[1] != units:
+        return None
+    scales = balance.unit_scales(inputs)
+    done = _Balanced(layer, next_name, module, scales)
+    w, b = balance.scale_first(layer.weight.detach().cpu().numpy(), _bias(layer), scales)
+    _set(layer, w, b)
+    with torch.no_grad():
+        nxt = balance.scale_next(module.weight.detach().cpu().numpy(), scales)
+        module.weight.copy_(torch.from_numpy(nxt))
+    return done
 
 
 def _first_layer(model: torch.nn.Module) -> tuple[str, torch.nn.Module]:

@@ -1,5 +1,6 @@
-"""rebalance for Keras: class-weighted resampling of every training batch (a tf.data map),
-and the predicted classes on the validation batches."""
+"""rebalance for Keras: class-weighted resampling of every training batch, or class weights
+as sample weights on every training batch (both a tf.data map), and the predicted classes on
+the validation batches."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ def sampler(weights: np.ndarray, seed: int) -> Callable[[Any, Any], tuple[Any, A
         logits = tf.gather(log_weights, labels)[tf.newaxis, :]
         index = tf.random.categorical(logits, tf.shape(labels)[0], seed=seed)[0]
         return tf.gather(x, index), tf.gather(y, index)
+
+    return transform
+
+
+def weigher(weights: np.ndarray) -> Callable[[Any, Any], tuple[Any, Any, Any]]:
+    """(x, y) -> (x, y, sample weights): Keras' fit weighs each sample's loss by its class's
+    weight, averaged over the batch, as `class_weight` does."""
+    table = tf.constant(weights, dtype=tf.float32)
+
+    def transform(x: Any, y: Any) -> tuple[Any, Any, Any]:
+        return x, y, tf.gather(table, _labels(y))
 
     return transform
 

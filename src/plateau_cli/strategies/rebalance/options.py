@@ -17,9 +17,20 @@ class Smoothing(str, Enum):
     SQRT = "sqrt"
 
 
+class Mode(str, Enum):
+    #: Each training batch redrawn with replacement, a sample's chance its class's weight.
+    SAMPLE = "sample"
+    #: Each sample's training loss multiplied by its class's weight (Keras' class_weight).
+    WEIGHTS = "weights"
+
+
 @dataclass(frozen=True)
 class RebalanceOptions:
     smoothing: Smoothing = Smoothing.NONE
+    #: Sampling by default: on the zoo's tune-half imbalance plateau (digits, 3 epochs, seeds
+    #: 0-2) it reached balanced accuracy 0.611 against 0.604 for loss weights (continue 0.448):
+    #: a tie within the 2% an escape needs, so the earlier behaviour stays the default.
+    rebalance_mode: Mode = Mode.SAMPLE
 
     @classmethod
     def from_given(cls, given: Mapping[str, Any]) -> RebalanceOptions:
@@ -31,5 +42,13 @@ class RebalanceOptions:
                 valid = ", ".join(s.value for s in Smoothing)
                 raise UsageError(
                     f"unknown --smoothing {values['smoothing']!r}; choose one of: {valid}"
+                ) from None
+        if "rebalance_mode" in values:
+            try:
+                values["rebalance_mode"] = Mode(str(values["rebalance_mode"]).strip().lower())
+            except ValueError:
+                valid = ", ".join(m.value for m in Mode)
+                raise UsageError(
+                    f"unknown --rebalance-mode {values['rebalance_mode']!r}; choose one of: {valid}"
                 ) from None
         return cls(**values)

@@ -41,3 +41,18 @@ def _layers(model: Any) -> list[Any]:
         if hasattr(layer, "layers"):
             out.extend(_layers(layer))
     return out
+
+
+def copy_optimizer_state(handle: KerasHandle, other: KerasHandle) -> str:
+    """The rolled-back checkpoint's optimizer state into the running optimizer, where it fits."""
+    from plateau_cli.adapters.base import OptimizerState
+
+    source = getattr(other.model, "optimizer", None)
+    target = getattr(handle.model, "optimizer", None)
+    if other.optimizer_state is not OptimizerState.RESTORED or source is None or target is None:
+        return "weights; it holds no optimizer state, so the given checkpoint's continues"
+    try:
+        kopt.copy_state(source, target)
+    except (RuntimeError, ValueError):
+        return "weights; its optimizer state does not fit, so the given checkpoint's continues"
+    return "weights and optimizer state"

@@ -21,6 +21,8 @@ DEFAULT_DROPOUT = 0.5
 class RegularizeOptions:
     weight_decay: float | None = None
     dropout: float = DEFAULT_DROPOUT
+    #: Start from the log's best epoch's checkpoint when one sits beside the model.
+    rollback: bool = True
 
     def __post_init__(self) -> None:
         if self.weight_decay is not None and not (

@@ -36,3 +36,16 @@ def apply(handle: TorchHandle, options: RegularizeOptions) -> tuple[list[str], d
         else "no Dropout below the target rate: dropout unchanged (no layer is added)"
     )
     return changes, {"weight_decay": decay, "decoupled": decoupled, "dropout": options.dropout}
+
+
+def copy_optimizer_state(handle: TorchHandle, other: TorchHandle) -> str:
+    """The rolled-back checkpoint's optimizer state into the running optimizer, where it fits."""
+    from plateau_cli.adapters.base import OptimizerState
+
+    if other.optimizer_state is not OptimizerState.RESTORED:
+        return "weights; it holds no optimizer state, so the given checkpoint's continues"
+    try:
+        handle.optimizer.load_state_dict(other.optimizer.state_dict())
+    except (ValueError, KeyError, RuntimeError):
+        return "weights; its optimizer state does not fit, so the given checkpoint's continues"
+    return "weights and optimizer state"
