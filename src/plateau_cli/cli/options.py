@@ -86,7 +86,7 @@ ModelFactory = Annotated[
 FactoryArg = Annotated[
     list[str] | None,
     typer.Option(
-        help="An argument for --model-factory (a Python literal); repeatable.",
+        help="A --model-factory argument (a Python literal); repeatable.",
         rich_help_panel=LOAD_PANEL,
     ),
 ]
@@ -122,9 +122,8 @@ DistributeOpt = Annotated[
     str | None,
     typer.Option(
         help=(
-            "Keras: train data-parallel with tf.distribute: mirrored (all GPUs of this"
-            " machine). --batch-size is the global batch."
-            " PyTorch runs data-parallel under torchrun instead."
+            "Keras: mirrored (tf.distribute over this machine's GPUs); --batch-size is"
+            " then global. PyTorch: use torchrun."
         ),
         rich_help_panel=LOAD_PANEL,
         show_default=False,
@@ -134,11 +133,7 @@ SyncBatchNormOpt = Annotated[
     bool,
     typer.Option(
         "--sync-batchnorm",
-        help=(
-            "PyTorch under torchrun, on GPUs: BatchNorm layers use the statistics of the whole"
-            " global batch (SyncBatchNorm) instead of each process's share; the checkpoint"
-            " keeps plain BatchNorm."
-        ),
+        help=("torchrun on GPUs: BatchNorm over the whole global batch (SyncBatchNorm)."),
         rich_help_panel=LOAD_PANEL,
     ),
 ]
@@ -194,6 +189,6 @@ OverwriteOpt = Annotated[
     bool,
     typer.Option(
         "--overwrite",
-        help=("Move another run in --out aside (OUT/.previous-<time>/) and write there."),
+        help="Move a run already in --out aside (to OUT/.previous-<time>/).",
     ),
 ]

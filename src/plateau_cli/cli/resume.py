@@ -113,10 +113,7 @@ def resume(
         Path | None,
         typer.Option(
             "--continue",
-            help=(
-                "Go on with an interrupted run from its output directory (code it used must be"
-                " named again)."
-            ),
+            help=("Go on with an interrupted run from its --out (name its code again)."),
             show_default=False,
         ),
     ] = None,
@@ -138,7 +135,7 @@ def resume(
         int,
         typer.Option(
             min=1,
-            help="Stop after this many epochs without improvement.",
+            help="Stop after N epochs without improvement.",
             rich_help_panel=TRAIN_PANEL,
         ),
     ] = 5,
