@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plateau_cli.data import aligned
 from plateau_cli.errors import DataMismatchError
 
 #: Numeric dtype kinds: bool, signed, unsigned, float.
@@ -39,7 +40,7 @@ def as_features(x: np.ndarray, source: str, name: str) -> np.ndarray:
         )
     if x.ndim == 0:
         raise DataMismatchError(f"{source}: {name} is a single value, not an array of samples")
-    return np.asarray(x, dtype=np.float32)
+    return aligned.as_aligned(x, np.float32)  # shared by the framework, not copied
 
 
 def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:
@@ -54,9 +55,9 @@ def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:
             " 0..classes-1 (e.g. numpy.unique(y, return_inverse=True)[1])"
         )
     if y.dtype.kind in "biu":
-        return np.asarray(y, dtype=np.int64)
+        return aligned.as_aligned(y, np.int64)
     if y.dtype.kind == "f":
-        return np.asarray(y, dtype=np.float32)
+        return aligned.as_aligned(y, np.float32)
     raise DataMismatchError(
         f"{source}: {name} holds {describe_dtype(y.dtype)}; labels must be numbers or strings"
     )

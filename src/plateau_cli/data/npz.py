@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plateau_cli.data import aligned
 from plateau_cli.data.arrays import as_features, check_lengths, labels_pair
 from plateau_cli.data.base import ArraySplit, DataBundle, DataSpec
 from plateau_cli.data.npz_claims import check_claims
@@ -187,7 +188,14 @@ def _name(layout: NpzLayout, role: str) -> str:
 
 
 def _read(archive: np.lib.npyio.NpzFile, key: str, source: str) -> np.ndarray:
+    """The array, read into aligned memory a framework can share (data/aligned.py)."""
+    member = f"{key}.npy"
     try:
+        if member in archive.zip.namelist():
+            with archive.zip.open(member) as stream:
+                array = aligned.read_npy(stream)
+            if array is not None:
+                return array
         return archive[key]
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plateau_cli.data import aligned
 from plateau_cli.data.base import ArraySplit
 from plateau_cli.data.task import class_labels
 from plateau_cli.errors import BadInputError
@@ -78,4 +79,7 @@ def split_arrays(
     """Split features and labels together; stratified when the labels are class labels."""
     strata = class_labels(y) if y.dtype.kind in "biu" or y.ndim == 2 else None
     train, val = split_indices(len(x), val_split, seed, source, strata)
-    return ArraySplit(x[train], y[train]), ArraySplit(x[val], y[val])
+    return (
+        ArraySplit(aligned.take_rows(x, train), aligned.take_rows(y, train)),
+        ArraySplit(aligned.take_rows(x, val), aligned.take_rows(y, val)),
+    )
