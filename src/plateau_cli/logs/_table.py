@@ -130,13 +130,16 @@ def _packed(names: list[str], body: str, delimiter: str) -> Table | None:
     present = ~ends_empty[is_comma]
     # Drop the comma that ends an empty cell (nothing to drop in a file without blanks).
     packed = flat[~ends_empty].tobytes() if ends_empty.any() else flat.tobytes()
-    with warnings.catch_warnings():
-        # numpy warns (DeprecationWarning) and stops at the first cell it cannot read.
-        warnings.simplefilter("error")
-        try:
-            values = np.fromstring(packed, dtype=np.float64, sep=",")
-        except (ValueError, DeprecationWarning):
-            return None
+    if not present.any():
+        values = np.empty(0)
+    else:
+        with warnings.catch_warnings():
+            # numpy warns (DeprecationWarning) and stops at the first cell it cannot read.
+            warnings.simplefilter("error")
+            try:
+                values = np.fromstring(packed, dtype=np.float64, sep=",")
+            except (ValueError, DeprecationWarning):
+                return None
     if values.shape[0] != int(present.sum()):
         return None
     if values.shape[0] == rows * width:
