@@ -40,7 +40,11 @@ def as_features(x: np.ndarray, source: str, name: str) -> np.ndarray:
         )
     if x.ndim == 0:
         raise DataMismatchError(f"{source}: {name} is a single value, not an array of samples")
-    return aligned.as_aligned(x, np.float32)  # shared by the framework, not copied
+    if x.dtype == np.float32:
+        # As it is: the npz reader's arrays are aligned already, and copying a caller's array
+        # only to align it would hold it twice where torch shares any array.
+        return x
+    return aligned.as_aligned(x, np.float32)  # converting copies anyway: aligned, shareable
 
 
 def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:
@@ -55,9 +59,9 @@ def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:
             " 0..classes-1 (e.g. numpy.unique(y, return_inverse=True)[1])"
         )
     if y.dtype.kind in "biu":
-        return aligned.as_aligned(y, np.int64)
+        return y if y.dtype == np.int64 else aligned.as_aligned(y, np.int64)
     if y.dtype.kind == "f":
-        return aligned.as_aligned(y, np.float32)
+        return y if y.dtype == np.float32 else aligned.as_aligned(y, np.float32)
     raise DataMismatchError(
         f"{source}: {name} holds {describe_dtype(y.dtype)}; labels must be numbers or strings"
     )
