@@ -14,7 +14,9 @@ One copy of the arrays: an aligned numpy array (data/aligned.py: the readers all
 becomes a tensor through DLPack, sharing its memory, instead of `tf.convert_to_tensor`'s copy;
 and the array pipelines turn off tf.data's default graph rewrites, which serialise the dataset
 graph with the whole array in it and hold one more copy per iterator (+256 MB on a 256 MB
-array, measured). The pipeline is a few ops that none of those rewrites would change.
+array, measured). The pipeline is a few ops that none of those rewrites would change. Under
+`enable_op_determinism` (the seeded runs) TensorFlow 2.21 still copies the array into each
+iterator whatever the options (measured; the copy goes with the iterator when `fit` ends).
 
 Measured with TF 2.21: inside a tf.data map, a stateful random op (`tf.random.normal` with the
 global seed set) restarts its stream with every new iterator, i.e. every epoch, so it draws the
