@@ -10,6 +10,15 @@ interleaved.
     python benchmarks/fixed_cost.py memory torch
     python benchmarks/fixed_cost.py memory keras
     python benchmarks/fixed_cost.py sample --rounds 3
+    python benchmarks/fixed_cost.py ratio torch --rounds 3
+    python benchmarks/fixed_cost.py ratio keras --rounds 3
+
+Ratio: the whole `resume --epochs 1` (in-process `run_resume`: load, checks, the baseline on
+validation and a training sample, one epoch, save, report, history, curves.png) against what
+a person writes for the same: load the checkpoint and the arrays, one epoch, one validation
+pass, save. The 50k-row MLP of overhead.py at batch 256, one CPU thread, CPU seconds of the
+process, the framework imported before either arm; arms alternate in order each round, and
+the ratio is taken per round (median and min-max printed). Target: at most 1.2.
 """
 
 from __future__ import annotations
@@ -112,14 +121,117 @@ def sample(rounds: int) -> None:
         print(f"{name:<20} median {statistics.median(values):.2f} s CPU  rounds {values}")
 
 
+def plain_torch(checkpoint: Path, data: Path, out: Path) -> None:
+    import numpy as np
+    import torch
+
+    import overhead
+
+    torch.manual_seed(0)
+    model, optimizer = overhead.torch_restore("mlp", checkpoint)
+    arrays = np.load(data)
+    x, y = torch.from_numpy(arrays["x_train"]), torch.from_numpy(arrays["y_train"])
+    xv, yv = torch.from_numpy(arrays["x_val"]), torch.from_numpy(arrays["y_val"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    order = torch.randperm(len(x))
+    for begin in range(0, len(x), 256):
+        index = order[begin : begin + 256]
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x[index]), y[index]).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        loss_fn(model(xv), yv).item()
+    state = {"model_state_dict": model.state_dict()}
+    torch.save({**state, "optimizer_state_dict": optimizer.state_dict()}, out / "plain.pt")
+
+
+def plain_keras(model_path: Path, data: Path, out: Path) -> None:
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    arrays = np.load(data)
+    model = keras.models.load_model(model_path)
+    model.fit(
+        arrays["x_train"],
+        arrays["y_train"],
+        validation_data=(arrays["x_val"], arrays["y_val"]),
+        batch_size=256,
+        epochs=1,
+        verbose=0,
+    )
+    model.save(out / "plain.keras")
+
+
+def ratio(framework: str, rounds: int) -> None:
+    import os
+
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, "1")
+    sys.path.insert(0, str(HERE))
+    import overhead
+
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    else:
+        from plateau_cli.adapters.keras.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    from plateau_cli.adapters.base import LoadOptions
+    from plateau_cli.run.resume import ResumeRequest, run_resume
+
+    tmp = Path(tempfile.mkdtemp())
+    data = overhead.make_data(tmp, overhead.Sizes(50_000, 64, 1, 1, 1))
+    if framework == "torch":
+        checkpoint = overhead.torch_checkpoints(tmp, data)["mlp"]
+        load = LoadOptions(model_factory=f"{overhead.NETS}:mlp")
+    else:
+        checkpoint, load = overhead.keras_checkpoints(tmp, data)["mlp"], LoadOptions()
+
+    def ours(out: Path) -> None:
+        request = ResumeRequest(
+            model=checkpoint, strategy="lr-decay", data=str(data["mlp"]), epochs=1,
+            batch_size=256, patience=None, out=out, load=load,
+        )  # fmt: skip
+        run_resume(request)
+
+    def plain(out: Path) -> None:
+        out.mkdir()
+        (plain_torch if framework == "torch" else plain_keras)(checkpoint, data["mlp"], out)
+
+    arms = {"plateau-cli": ours, "plain": plain}
+    seconds: dict[str, list[float]] = {name: [] for name in arms}
+    for round_ in range(rounds + 1):  # round 0 warms both up and is dropped
+        order = list(arms) if round_ % 2 == 0 else list(reversed(arms))
+        for name in order:
+            gc.collect()
+            start = time.process_time()
+            arms[name](tmp / f"{name}{round_}")
+            if round_:
+                seconds[name].append(time.process_time() - start)
+    ratios = [a / b for a, b in zip(seconds["plateau-cli"], seconds["plain"], strict=True)]
+    for name, values in seconds.items():
+        print(f"{framework} {name:<12} median {statistics.median(values):.2f} s CPU  {values}")
+    print(
+        f"{framework} ratio median {statistics.median(ratios):.2f}"
+        f" ({min(ratios):.2f}-{max(ratios):.2f}) over {rounds} rounds"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["memory", "sample"])
+    parser.add_argument("what", choices=["memory", "sample", "ratio"])
     parser.add_argument("framework", nargs="?", choices=["torch", "keras"], default="torch")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.what == "memory":
         memory(args.framework)
+    elif args.what == "ratio":
+        ratio(args.framework, args.rounds)
     else:
         sample(args.rounds)
 

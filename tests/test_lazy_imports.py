@@ -63,3 +63,20 @@ def test_no_framework_imported(argv, expected_status, tmp_path):
     if expected_status is not None:
         assert status == expected_status, stderr
     assert "Traceback" not in stderr
+
+
+def test_diagnose_with_data_reads_the_arrays_without_a_framework(tmp_path):
+    """`--data x.npz` (the class count from the labels) goes through the aligned npz reader,
+    which allocates memory a framework can share; it must not import one to do so."""
+    import numpy as np
+
+    data = tmp_path / "d.npz"
+    y = np.arange(40) % 4
+    x = np.ones((40, 3), np.float32)
+    np.savez(data, x_train=x, y_train=y, x_val=x[:8], y_val=y[:8])
+    status, modules, stderr = _heavy_modules_after(
+        ["diagnose", str(FIXTURE_LOG), "--data", str(data), "--json"], tmp_path
+    )
+    assert modules == [], modules
+    assert status in (0, 1), stderr
+    assert "Traceback" not in stderr

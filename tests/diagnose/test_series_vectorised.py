@@ -11,6 +11,7 @@ from plateau_cli.diagnose.series import (
     centered_median,
     improvement_positions,
     wait_after,
+    window_medians,
 )
 from plateau_cli.monitor import Mode, Monitor
 
@@ -47,3 +48,12 @@ def test_a_million_points_in_one_call():
     x = np.cumsum(np.random.default_rng(0).normal(0, 1, 1_000_000))
     assert centered_median(x).shape == x.shape
     assert improvement_positions(x, False, 0.0)[0] == 0
+
+
+@given(values, st.integers(1, 9))
+def test_window_medians_match_numpy(xs, width):
+    x = np.asarray(xs, dtype=float)
+    if x.shape[0] < width:
+        return
+    expected = np.median(np.lib.stride_tricks.sliding_window_view(x, width), axis=1)
+    assert np.array_equal(window_medians(x, width), expected, equal_nan=True)

@@ -30,7 +30,10 @@ CASES = [
 
 def _args(framework: str, name: str, strategy: str, extra: list[str], out: Path) -> list[str]:
     sample = scenarios.cli_args(scenarios.BY_NAME[name], framework, SAMPLES)
-    args = ["resume", *sample, "--strategy", strategy, "--epochs", "4", "--patience", "4"]
+    # Patience above the epoch count: the run completes whatever the sample's numbers do
+    # (this test is about continuing, not about improving; the Keras augment sample does not
+    # beat its baseline within 4 epochs under every shuffle order).
+    args = ["resume", *sample, "--strategy", strategy, "--epochs", "4", "--patience", "5"]
     return [*args, "--out", str(out), "--json", *extra]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from plateau_cli.data import aligned
 from plateau_cli.errors import DataMismatchError
 
 #: Numeric dtype kinds: bool, signed, unsigned, float.
@@ -49,7 +50,11 @@ def as_features(x: np.ndarray, source: str, name: str) -> np.ndarray:
             " (encode text or categories as numbers first, or store text as a string array:"
             " x.astype(str))"
         )
-    return np.asarray(x, dtype=np.float32)
+    if x.dtype == np.float32:
+        # As it is: the npz reader's arrays are aligned already, and copying a caller's array
+        # only to align it would hold it twice where torch shares any array.
+        return x
+    return aligned.as_aligned(x, np.float32)  # converting copies anyway: aligned, shareable
 
 
 def is_text(x: Any) -> bool:
@@ -79,9 +84,9 @@ def as_labels(y: np.ndarray, source: str, name: str) -> np.ndarray:
             " 0..classes-1 (e.g. numpy.unique(y, return_inverse=True)[1])"
         )
     if y.dtype.kind in "biu":
-        return np.asarray(y, dtype=np.int64)
+        return y if y.dtype == np.int64 else aligned.as_aligned(y, np.int64)
     if y.dtype.kind == "f":
-        return np.asarray(y, dtype=np.float32)
+        return y if y.dtype == np.float32 else aligned.as_aligned(y, np.float32)
     raise DataMismatchError(
         f"{source}: {name} holds {describe_dtype(y.dtype)}; labels must be numbers or strings"
     )

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from plateau_cli.data import aligned
+
 
 class Task(str, Enum):
     CLASSIFICATION = "classification"  # integer labels (or one-hot) over C > 2 classes
@@ -56,9 +58,11 @@ def rows_of(arrays: Arrays) -> int:
 
 
 def take_rows(arrays: Arrays, rows: np.ndarray) -> Arrays:
+    """`arrays[rows]`, array by array, into aligned memory a framework can share without a
+    copy (data/aligned.py)."""
     if isinstance(arrays, Mapping):
-        return {name: array[rows] for name, array in arrays.items()}
-    return arrays[rows]
+        return {name: aligned.take_rows(array, rows) for name, array in arrays.items()}
+    return aligned.take_rows(arrays, rows)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plateau_cli.data import aligned
 from plateau_cli.data import named as by_name
 from plateau_cli.data.base import Arrays, ArraySplit, DataBundle, DataSpec
 from plateau_cli.data.npz_claims import check_claims
@@ -251,7 +252,14 @@ def _read_role(archive: np.lib.npyio.NpzFile, layout: NpzLayout, role: str, sour
 
 
 def _read(archive: np.lib.npyio.NpzFile, key: str, source: str) -> np.ndarray:
+    """The array, read into aligned memory a framework can share (data/aligned.py)."""
+    member = f"{key}.npy"
     try:
+        if member in archive.zip.namelist():
+            with archive.zip.open(member) as stream:
+                array = aligned.read_npy(stream)
+            if array is not None:
+                return array
         return archive[key]
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):

@@ -3,7 +3,9 @@
 Both CSV readers (Keras' CSVLogger, Lightning's CSVLogger) need the same thing: a header of
 names and, per name, a float column in which an empty cell is told apart from a logged NaN
 (Lightning leaves cells empty where a metric was not logged; a diverged run logs `nan`). A
-million-row file goes through `numpy.loadtxt` (~0.5 s); anything irregular (quotes, ragged rows,
+million-row file is parsed by numpy in one call (`_packed`: only the non-empty cells are
+parsed, so a Lightning file whose rows are two-thirds empty cells costs a third of a
+`numpy.loadtxt` over it with the blanks filled in); anything irregular (quotes, ragged rows,
 non-numeric cells, a cut-off last line) goes row by row through the csv module and says in
 `notes` what it skipped.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +79,11 @@ def parse_table(text: str) -> Table:
             body = body[:cut]
         else:
             body += "\n"
-    table = _fast(names, body, delimiter) if names else None
+    table = None
+    if names and _has_blanks(body, delimiter):
+        table = _packed(names, body, delimiter)
+    if table is None and names:
+        table = _fast(names, body, delimiter)
     if table is None:
         table = _careful(names, body, delimiter)
     return Table(table.names, table.columns, table.present, tuple(notes) + table.notes)
@@ -84,6 +91,69 @@ def parse_table(text: str) -> Table:
 
 def _numeric_row(line: str, delimiter: str) -> bool:
     return all(c.strip() == "" or to_float(c) is not None for c in line.split(delimiter))
+
+
+def _has_blanks(body: str, d: str) -> bool:
+    """Whether the first rows have an empty cell. Only a choice of the faster path (both give
+    the same table), so a look at the start does: four scans of a whole 25 MB body cost
+    ~0.04 s (measured) where a file without blanks gains nothing from them."""
+    head = body[:65536]
+    return head.startswith(d) or f"{d}{d}" in head or f"{d}\n" in head or f"\n{d}" in head
+
+
+def _packed(names: list[str], body: str, delimiter: str) -> Table | None:
+    """Every cell parsed in one `numpy.fromstring` over the non-empty cells; None when the body
+    is not perfectly regular (the callers then try `_fast`, then `_careful`).
+
+    The body's bytes become one comma-separated run (newlines and the delimiter as commas);
+    a cell is empty where two commas meet. Dropping every comma that another follows leaves
+    the non-empty cells only, which numpy parses; they go back to their places by the mask of
+    non-empty cells. The number of values parsed must equal the number of non-empty cells,
+    so a cell numpy reads differently from a number (text, "1 2") sends the body elsewhere.
+    """
+    rows = body.count("\n")
+    width = len(names)
+    if rows == 0 or '"' in body or "\n\n" in body:
+        return None
+    if body.count(delimiter) != rows * (width - 1):
+        return None
+    if delimiter != "," and "," in body:
+        return None
+    try:
+        raw = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return None
+    comma, newline = ord(","), ord("\n")
+    flat = raw.copy()
+    flat[(raw == newline) | (raw == ord(delimiter))] = comma
+    is_comma = flat == comma  # one per cell, where it ends: rows * width of them
+    after_comma = np.empty_like(is_comma)
+    after_comma[0], after_comma[1:] = True, is_comma[:-1]
+    ends_empty = is_comma & after_comma  # byte arrays only: no per-cell index arrays
+    present = ~ends_empty[is_comma]
+    # Drop the comma that ends an empty cell (nothing to drop in a file without blanks).
+    packed = flat[~ends_empty].tobytes() if ends_empty.any() else flat.tobytes()
+    if not present.any():
+        values = np.empty(0)
+    else:
+        with warnings.catch_warnings():
+            # numpy warns (DeprecationWarning) and stops at the first cell it cannot read.
+            warnings.simplefilter("error")
+            try:
+                values = np.fromstring(packed, dtype=np.float64, sep=",")
+            except (ValueError, DeprecationWarning):
+                return None
+    if values.shape[0] != int(present.sum()):
+        return None
+    if values.shape[0] == rows * width:
+        data = values
+    else:
+        data = np.full(rows * width, np.nan)
+        data[present] = values
+    data, mask = data.reshape(rows, width), present.reshape(rows, width)
+    columns = {name: data[:, i] for i, name in enumerate(names)}
+    masks = {name: mask[:, i] for i, name in enumerate(names)}
+    return Table(tuple(names), columns, masks, ())
 
 
 def _fast(names: list[str], body: str, delimiter: str) -> Table | None:

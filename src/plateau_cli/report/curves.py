@@ -35,6 +35,22 @@ def _title(report: ResumeReport, *, rates_shown: bool) -> str:
     return title
 
 
+def _margins(height: float, gap: float) -> dict[str, float]:
+    """Margins in inches, given to the grid the axes are made on. `tight_layout` draws the
+    whole figure an extra time to measure its text: 0.1-0.15 s CPU of curves.png's 0.25-0.4 s,
+    in every resume (measured; benchmarks/fixed_cost.py ratio), and `subplots_adjust` after
+    the axes exist re-lays them out at nearly that cost. These fit 7-character tick labels,
+    the title line and the x label; `gap` is the space between panels as a fraction of a
+    panel's height."""
+    return {
+        "left": 0.85 / 7,
+        "right": 1 - 0.2 / 7,
+        "bottom": 0.55 / height,
+        "top": 1 - 0.5 / height,
+        "hspace": gap,
+    }
+
+
 def write_curves(path: Path, report: ResumeReport) -> None:
     """Drawn with matplotlib's object API (Figure + the Agg canvas): no pyplot, so no global
     figure registry and no backend selection; the same PNG."""
@@ -53,7 +69,10 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     height = 2.6 * max(len(bases), 1) + (1.1 if has_lr else 0) + (2.6 if curve else 0)
     fig = Figure(figsize=(7, height))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(rows or 1, 1, gridspec_kw={"height_ratios": ratios} if rows > 1 else None)
+    grid = _margins(height, gap=0.45 if curve else 0.3)
+    if rows > 1:
+        grid["height_ratios"] = ratios
+    axes = fig.subplots(rows or 1, 1, gridspec_kw=grid)
     axes = list(axes) if rows > 1 else [axes]
     if curve:
         range_test_panel.draw(axes.pop(), curve)
@@ -101,6 +120,5 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1].set_xlabel("resumed epoch")
     fig.suptitle(_title(report, rates_shown=has_lr), fontsize=10)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
