@@ -32,8 +32,21 @@ OUTPUTS = ["checkpoint.pt", "curves.png", "history.csv", "report.json", "report.
 pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
 
+#: Variables a launcher or a library sets in the test process (Lightning's seed_everything,
+#: torch.distributed, transformers, an earlier torchrun-style test): the jobs below get only
+#: what torchrun gives them, as on a user's machine, not what earlier tests left behind.
+_LEFT_BY_OTHERS = (
+    "PL_", "TORCHELASTIC_", "TORCHINDUCTOR_", "PYTORCH_", "MASTER_", "GROUP_", "ROLE_",
+    "LOCAL_WORLD", "TF_CONFIG", "HF_", "PLATEAU_", "NCCL_", "GLOO_",
+)  # fmt: skip
+
+
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"RANK", "WORLD_SIZE", "LOCAL_RANK"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"RANK", "WORLD_SIZE", "LOCAL_RANK"} and not k.startswith(_LEFT_BY_OTHERS)
+    }
     path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     return {**env, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **extra}
 

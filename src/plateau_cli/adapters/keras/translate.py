@@ -226,12 +226,29 @@ def translate(exc: BaseException, path: Path, facts: FileFacts) -> PlateauError 
             " subclassed model); name the code that defines it: --import my_layers.py (or"
             " --import pkg.module)"
         )
-    if inconsistent:
+    if inconsistent or _raised_reading_config(exc):
         return CorruptCheckpointError(
             f"{path}: Keras {installed} cannot rebuild this model (written by {wrote}): {detail};"
             " its configuration does not fit together: the file is damaged or was edited"
         )
     return None
+
+
+#: Keras' modules that turn a file's stored configuration into objects: a TypeError, KeyError
+#: or ValueError raised inside them is a configuration of the wrong shape (a string where a
+#: dict belongs), i.e. the file, not a bug of ours.
+_CONFIG_READERS = ("keras.src.legacy.saving.", "keras.src.saving.")
+
+
+def _raised_reading_config(exc: BaseException) -> bool:
+    if not isinstance(exc, TypeError | KeyError | ValueError):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_CONFIG_READERS)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
