@@ -16,7 +16,7 @@ import numpy as np
 from plateau_cli.data.arrays import describe_dtype, shape_text
 from plateau_cli.data.base import ArraySplit, DataBundle
 from plateau_cli.data.fit import check_labels, shapes_match
-from plateau_cli.data.named import check_rows
+from plateau_cli.data.named import check_rows, name_mismatch
 from plateau_cli.errors import DataMismatchError
 
 if TYPE_CHECKING:
@@ -56,14 +56,9 @@ def _check_structure(
             f"{what} are one array but the model has {len(expected)} {kind}s"
             f" ({_names(expected)}); give one array per {kind} by name (in an .npz: {keys})"
         )
-    missing = [n for n in expected if n not in given]
-    extra = [n for n in given if n not in expected]
-    if missing or extra:
-        parts = [f"no array for {kind} {_names(missing)}"] if missing else []
-        parts += [f"the model has no {kind} {_names(extra)}"] if extra else []
-        raise DataMismatchError(
-            f"{what}: {'; '.join(parts)} (the model's {kind}s: {_names(expected)})"
-        )
+    mismatch = name_mismatch(expected, given, "array", kind)
+    if mismatch:
+        raise DataMismatchError(f"{what}: {mismatch} (the model's {kind}s: {_names(expected)})")
 
 
 def _check_inputs(x: object, io: IOSpec, what: str) -> None:

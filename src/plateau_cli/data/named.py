@@ -127,3 +127,16 @@ def sample_shapes(x: Arrays) -> list[int] | dict[str, list[int]]:
     if isinstance(x, Mapping):
         return {key: list(np.shape(v)[1:]) for key, v in x.items()}
     return list(x.shape[1:])
+
+
+def name_mismatch(
+    expected: Mapping[str, object] | list[str], given: Mapping[str, object], thing: str, kind: str
+) -> str | None:
+    """How the given names differ from the model's, in words ("no <thing> for <kind> 'a'; the
+    model has no <kind> 'b'"), or None when they agree: one wording for named arrays
+    (fit_named) and for a dataset's named tensors (the Keras pipeline)."""
+    missing = [n for n in expected if n not in given]
+    extra = [n for n in given if n not in expected]
+    parts = [f"no {thing} for {kind} {', '.join(map(repr, missing))}"] if missing else []
+    parts += [f"the model has no {kind} {', '.join(map(repr, extra))}"] if extra else []
+    return "; ".join(parts) or None

@@ -29,11 +29,10 @@ CHOICES = (MIRRORED,)
 
 @dataclass(frozen=True)
 class Distribution:
-    """The strategy a run uses, and whether this process is the one that writes."""
+    """The strategy a run uses (one process: a mirrored run writes like a one-device run)."""
 
     name: str
     strategy: Any
-    chief: bool
     #: The entered scope: it must stay referenced, or the strategy is left when it is collected.
     scope: Any = None
 
@@ -53,14 +52,12 @@ def enter(name: str | None) -> Distribution | None:
     if name is None:
         return None
     name = name.strip().lower()
-    if name == MIRRORED:
-        strategy = tf.distribute.MirroredStrategy(_local_devices())
-        chief = True
-    else:
+    if name != MIRRORED:
         raise UsageError(f"--distribute must be one of {', '.join(CHOICES)}. Received: {name!r}")
+    strategy = tf.distribute.MirroredStrategy(_local_devices())
     scope = strategy.scope()
     scope.__enter__()  # left open on purpose: see the module docstring
-    return Distribution(name, strategy, chief, scope)
+    return Distribution(name, strategy, scope)
 
 
 def _local_devices() -> list[str]:

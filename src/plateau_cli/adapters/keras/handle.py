@@ -128,11 +128,6 @@ class KerasHandle(ModelHandle):
     def evaluate(self, prepared: pipeline.Prepared, split: str = "val") -> dict[str, float]:
         return training.evaluate(self.model, prepared, split)
 
-    @property
-    def is_main_process(self) -> bool:
-        """Always: a mirrored run is one process (torch ranks decide in their own handle)."""
-        return self.distribution is None or self.distribution.chief
-
     def use_distribution(self, distribution: Distribution | None) -> None:
         self.distribution = distribution
         if distribution is not None:

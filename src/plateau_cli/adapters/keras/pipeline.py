@@ -43,6 +43,7 @@ import tensorflow as tf
 
 from plateau_cli.data import aligned
 from plateau_cli.data.base import DataBundle
+from plateau_cli.data.named import name_mismatch
 from plateau_cli.errors import DataMismatchError
 
 Transform = Callable[[Any, Any], tuple[Any, Any]]
@@ -264,13 +265,10 @@ def _check_named_specs(
             f"{source}: the {name} dataset yields named features"
             f" ({', '.join(map(repr, specs))}) but the model has one input; yield (x, y) pairs"
         )
-    missing = [key for key in inputs if key not in specs]
-    extra = [key for key in specs if key not in inputs]
-    if missing or extra:
-        parts = [f"no tensor for input {', '.join(map(repr, missing))}"] if missing else []
-        parts += [f"the model has no input {', '.join(map(repr, extra))}"] if extra else []
+    mismatch = name_mismatch(inputs, specs, "tensor", "input")
+    if mismatch:
         raise DataMismatchError(
-            f"{source}: the {name} dataset: {'; '.join(parts)} (the model's inputs:"
+            f"{source}: the {name} dataset: {mismatch} (the model's inputs:"
             f" {', '.join(map(repr, inputs))})"
         )
     for key, expected in inputs.items():
