@@ -7,6 +7,8 @@ the same epochs and seeds, through plateau-cli's own resume pipeline (in-process
   reduce-lr     ReduceLROnPlateau from the restored rate (factor 0.1, patience 2)
   <strategy>    every strategy with its defaults (a refusal counts as "does not apply")
   auto          --strategy auto with the plateau's log
+  trial         `plateau-cli trial` racing all nine strategies and the control for the same
+                epochs (successive halving; the winner's checkpoint is the arm's result)
 
 Judged on best validation loss, except class imbalance, judged on balanced accuracy (computed
 here from the written checkpoint for every arm alike). escape = better than continue by more
@@ -56,7 +58,7 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
     )
     request = ResumeRequest(
         model=where / entry.get("model", "checkpoint.pt"),
-        strategy=strategy,
+        strategy="continue" if arm == "trial" else strategy,
         data=str(where / "data.npz"),
         strategy_options=options,
         epochs=epochs,
@@ -67,6 +69,8 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
         # auto reads the log; regularize rolls back to its best epoch (epoch_N.pt beside).
         log=where / "train_log.jsonl" if strategy in ("auto", "regularize") else None,
     )
+    if arm == "trial":
+        return _trial(entry, request, epochs, out)
     try:
         report = run_resume(request)
     except PlateauError as exc:
@@ -77,6 +81,25 @@ def run_arm(entry: dict, arm: str, seed: int, epochs: int, tmp: Path) -> dict[st
         "val_loss": float(report.best.get("val_loss", float("nan"))),
         "balanced": _balanced(entry, out),
         "chosen": chosen,
+    }
+
+
+def _trial(entry: dict, request: Any, epochs: int, out: Path) -> dict[str, Any]:
+    """The race over every strategy; its result is the winner's (best) checkpoint, as a user
+    who runs `plateau-cli trial` keeps it."""
+    from plateau_cli.errors import PlateauError
+    from plateau_cli.run.trial import DEFAULT_STRATEGIES, run_trial
+
+    try:
+        result = run_trial(request, DEFAULT_STRATEGIES, epochs)
+    except PlateauError as exc:
+        return {"applies": False, "reason": exc.message}
+    best = result.winner.report.best if result.winner.report else {}
+    return {
+        "applies": True,
+        "val_loss": float(best.get("val_loss", float("nan"))),
+        "balanced": _balanced(entry, out),
+        "chosen": result.winner.name,
     }
 
 
@@ -129,7 +152,7 @@ def score(kind: str, r: dict) -> float:
 
 
 def summarize(rows: list[dict]) -> tuple[str, dict[str, Any]]:
-    arms = ["continue", "reduce-lr", *STRATEGIES, "auto"]
+    arms = ["continue", "reduce-lr", *STRATEGIES, "auto", "trial"]
     lines = [
         "| plateau | data (half) | continue | best arm | escapes | auto chose | auto |",
         "|---|---|---|---|---|---|---|",
@@ -155,7 +178,7 @@ def summarize(rows: list[dict]) -> tuple[str, dict[str, Any]]:
         auto_runs = runs.get("auto", [])
         chosen = sorted({r.get("chosen") or "-" for r in auto_runs if r["applies"]}) or ["none"]
         picks = [means[a] for a in STRATEGIES if a in means]
-        esc = [a for a in escapes if a != "auto"]
+        esc = [a for a in escapes if a not in ("auto", "trial")]
         if esc:
             totals["escapable"] += 1
             totals["auto_escapes"] += "auto" in escapes
@@ -194,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest = [
             e for e in manifest if f"{e['kind']}--{e['dataset']}" in args.entries.split(",")
         ]
-    arms = args.arms.split(",") if args.arms else ["continue", "reduce-lr", *STRATEGIES, "auto"]
+    default = ["continue", "reduce-lr", *STRATEGIES, "auto", "trial"]
+    arms = args.arms.split(",") if args.arms else default
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -48,8 +48,8 @@ def main() -> int:
     rows = _merged([str(R / f) for f in FILES if (R / f).exists()])
     totals: dict = {}
     print("| family | plateau | data (half) | continue | strategies that escape | auto chose |"
-          " auto | random pick |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+          " auto | random pick | trial (winners) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         kind, family = row["kind"], row.get("family", "mlp")
         runs = row["runs"]
@@ -74,22 +74,31 @@ def main() -> int:
         auto = st.mean(ran) if len(ran) == len(control) else c
         auto_esc = len(ran) == len(control) and escapes(ran)
         pick = f"{st.mean(means):.3f}" if complete and means else "n/a"
-        t = totals.setdefault((family, row["half"]), [0, 0, 0, 0])
+        raced = [r for r in runs.get("trial", []) if r["applies"]]
+        trial_esc = len(raced) == len(control) and escapes([score(kind, r) for r in raced])
+        trial = (
+            f"{st.mean(score(kind, r) for r in raced):.3f}{' (escapes)' if trial_esc else ''}"
+            f" ({', '.join(sorted({r['chosen'] for r in raced}))})"
+            if len(raced) == len(control)
+            else "not run"
+        )
+        t = totals.setdefault((family, row["half"]), [0, 0, 0, 0, 0])
         t[0] += 1
         t[1] += bool(found)
         t[2] += bool(found) and auto_esc
         t[3] += auto - c > max(spread, 0.02 * abs(c))
+        t[4] += bool(found) and trial_esc
         print(
             f"| {family} | {kind} | {row['dataset']} ({row['half']}) | {c:.3f} |"
             f" {', '.join(found) or 'nothing'} | {', '.join(chosen) or 'restart (no training)'} |"
-            f" {auto:.3f}{' (escapes)' if auto_esc else ''} | {pick} |"
+            f" {auto:.3f}{' (escapes)' if auto_esc else ''} | {pick} | {trial} |"
         )
     print()
     print("| family | half | plateaus | some strategy escapes | auto escapes (of those) |"
-          " auto worse than continue |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
-    for (family, half), (n, esc, auto, worse) in sorted(totals.items()):
-        print(f"| {family} | {half} | {n} | {esc} | {auto} | {worse} |")
+          " auto worse than continue | trial escapes (of those) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for (family, half), (n, esc, auto, worse, raced) in sorted(totals.items()):
+        print(f"| {family} | {half} | {n} | {esc} | {auto} | {worse} | {raced} |")
     return 0
 
 

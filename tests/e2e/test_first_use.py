@@ -70,7 +70,7 @@ def test_help_at_80_columns_keeps_defaults_and_names_whole(command: list[str]) -
         assert re.search(r"Usage: plateau-cli \w+ \[OPTIONS\] (MODEL|\[MODEL\]|PATH)\s*$", lines[1])
     if command == ["trial"]:
         words = " ".join(text.replace("│", " ").split())
-        assert "(default: lr-decay, augment, widen, unfreeze)" in words
+        assert "(default: all nine strategies, auto aside)" in words
     if command == ["resume"]:
         # was 153 with four strategies; nine now, each panel of options kept short
         assert len(lines) <= 160

@@ -52,7 +52,7 @@ def trial(
         str,
         typer.Option(
             help=(
-                "Candidates, comma-separated (default: lr-decay, augment, widen, unfreeze);"
+                "Candidates, comma-separated (default: all nine strategies, auto aside);"
                 " continuing unchanged always runs beside them."
             ),
             show_default=False,
