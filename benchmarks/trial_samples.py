@@ -3,7 +3,7 @@
     python benchmarks/trial_samples.py                 # the README's table (a few minutes)
     python benchmarks/trial_samples.py --budget 2 --frameworks keras --scenarios lr   # quick
 
-Each framework runs in a subprocess of its own; every trial uses the CLI's defaults (all four
+Each framework runs in a subprocess of its own; every trial uses the CLI's defaults (all nine
 strategies, seed 0) with `--budget-epochs` as given.
 """
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(proc.stderr)
             return proc.returncode
         rows += [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    print(f"plateau-cli trial, --budget-epochs {args.budget}, all four strategies + control")
+    print(f"plateau-cli trial, --budget-epochs {args.budget}, all nine strategies + control")
     print(
         f"{'scenario':<10}{'framework':<10}{'winner':<10}{'best val_loss':>14}{'control':>9}"
         f"{'margin':>9}{'epochs spent':>14}{'seconds':>9}"
