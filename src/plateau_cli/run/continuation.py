@@ -59,6 +59,7 @@ def request_block(request: Any) -> dict[str, Any]:
         "min_delta": request.min_delta,
         "patience": request.patience,
         "seed": request.seed,
+        "judge_balanced": request.judge_balanced,
         "load": {
             "model_factory": load.model_factory,
             "factory_args": dict(load.factory_args),

@@ -37,6 +37,7 @@ from plateau_cli.out_lock import out_lock
 from plateau_cli.outputs import check_out_dir, default_out_dir, sha256_of
 from plateau_cli.report.model import FileRef, HealthNote, ResumeReport
 from plateau_cli.report.writer import write_artefacts
+from plateau_cli.run.balanced_judge import BalancedJudge
 from plateau_cli.run.baseline_sample import baseline_train_metrics
 from plateau_cli.run.batch_choice import prepare_at_batch_size, say_batch_size
 from plateau_cli.run.batch_size import (
@@ -53,6 +54,7 @@ from plateau_cli.run.preflight import preflight
 from plateau_cli.run.report_build import build_report, describe_data, recovery_points
 from plateau_cli.run.trainer import StopReason, Trainer, TrainerState
 from plateau_cli.strategies import Strategy, StrategyContext, StrategyOutcome, build_strategy
+from plateau_cli.strategies.rebalance import METRIC
 
 AUTO = "auto"
 
@@ -83,6 +85,9 @@ class ResumeRequest:
     full_train_eval: bool = False
     #: Move an earlier run in `out` aside instead of refusing (never recorded for --continue).
     overwrite: bool = False
+    #: On imbalanced classes, monitor, restore and judge on validation balanced accuracy
+    #: whatever the strategy (trial sets it: one fair yardstick for every candidate).
+    judge_balanced: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -135,6 +140,8 @@ class RunSetup:
     batch_size: BatchSize | None = None
     #: What the baseline's training metrics were measured on (report.json `baseline_train_eval`).
     train_eval: Mapping[str, Any] | None = None
+    #: Measures balanced accuracy after every epoch (`ResumeRequest.judge_balanced`).
+    judge: BalancedJudge | None = None
 
 
 #: Keras 3's TensorFlow trainer fails under MultiWorkerMirroredStrategy (its fit and evaluate
@@ -272,6 +279,9 @@ def _run_locked(
         strategy, auto = choose_for_auto(
             request, handle, bundle, prepared, baseline, context, auto_log, observer
         )
+    judge = BalancedJudge.for_run(handle, bundle, prepared) if request.judge_balanced else None
+    if judge is not None:
+        baseline[METRIC] = judge.measure()  # before the change (regularize may roll back)
     before = []
     if request.load.lr is not None and strategy.name != "lr-decay":
         old = handle.learning_rate()
@@ -286,6 +296,13 @@ def _run_locked(
     if handle.train_transform is not None or handle.train_copies != 1:
         prepared = handle.prepare(bundle, request.batch_size, request.seed)
     monitor, baseline, extra = judged_on(strategy, handle, monitor, baseline, outcome)
+    judge_notes: tuple[str, ...] = ()
+    if judge is not None and monitor.metric != METRIC:
+        monitor = Monitor.for_metric(METRIC, monitor.min_delta)
+        extra = {**extra, **judge.metrics()}
+        judge_notes = (judge.note,)
+    elif judge is not None:
+        judge = None  # the strategy judges on it itself (rebalance)
     after_change = {**_val_metrics(handle.evaluate(prepared, "val")), **extra}
     # The first write: an earlier run in --out (--overwrite) goes aside, whole, only now.
     moved = move_aside(out_dir, inputs, handle.checkpoint_name()) if request.overwrite else None
@@ -308,12 +325,13 @@ def _run_locked(
         after_change=after_change,
         data=describe_data(bundle),
         health=tuple(health),
-        notes=tuple(loaded.notes) + tuple(bundle.notes) + log_notes + moved_note,
+        notes=tuple(loaded.notes) + tuple(bundle.notes) + log_notes + moved_note + judge_notes,
         out_dir=out_dir,
         started=started,
         auto=auto,
         batch_size=batch,
         train_eval=train_eval,
+        judge=judge,
     )
     # 4. Training and the artefacts.
     return train_and_report(setup, observer, pause_after=pause_after)
@@ -387,6 +405,7 @@ def train_and_report(
             best_snapshot=best_snapshot,
             pause_after=pause_after,
             after_epoch=recovery.after_epoch,
+            extra_metrics=setup.judge.metrics if setup.judge is not None else None,
         )
         try:
             recovery.begin(trainer)

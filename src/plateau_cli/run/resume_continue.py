@@ -17,6 +17,7 @@ from plateau_cli.frameworks import adapter_for
 from plateau_cli.observer import Level, NullObserver, Observer
 from plateau_cli.out_lock import out_lock
 from plateau_cli.report.model import ResumeReport
+from plateau_cli.run.balanced_judge import BalancedJudge
 from plateau_cli.run.batch_size import DEFAULT_BATCH_SIZE, OPTION, BatchSize
 from plateau_cli.run.continuation import (
     health_from,
@@ -31,6 +32,7 @@ from plateau_cli.run.continue_checks import GivenAgain, grant, inside
 from plateau_cli.run.recovery import best_checkpoint, read_latest
 from plateau_cli.run.resume import ResumeRequest, RunSetup, open_run, train_and_report
 from plateau_cli.strategies import StrategyContext, build_strategy
+from plateau_cli.strategies.rebalance import METRIC
 
 
 def continue_resume(
@@ -91,6 +93,7 @@ def _continue_resume(
         min_delta=float(req["min_delta"]),
         patience=req["patience"],
         seed=int(req["seed"]),
+        judge_balanced=req.get("judge_balanced") is True,
         out=out_dir,
         load=load_options(
             req,
@@ -128,6 +131,11 @@ def _continue_resume(
     for line in run.trainer.events[-1 - len(again) :]:
         observer.on_message(Level.INFO, line)
     prepared = handle.prepare_continued(bundle, request.batch_size, request.seed, done)
+    judge = (
+        BalancedJudge.for_run(handle, bundle, prepared)
+        if request.judge_balanced and monitor.metric == METRIC and strategy.monitored_metric is None
+        else None
+    )
     doc = run.doc
     setup = RunSetup(
         request=request,
@@ -155,6 +163,7 @@ def _continue_resume(
             "as in the interrupted run",
         ),
         train_eval=doc.get("baseline_train_eval"),
+        judge=judge,
     )
     return train_and_report(
         setup, observer, resumed=run.trainer, best_snapshot=best_snapshot, pause_after=pause_after

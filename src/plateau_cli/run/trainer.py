@@ -85,14 +85,18 @@ class Trainer:
         read_interval: float = READ_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         after_epoch: Callable[[Trainer, int], None] | None = None,
+        extra_metrics: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         """`resumed` and `best_snapshot` carry an interrupted run's decisions (`--continue`);
         `after_epoch` runs once an epoch's decisions are made (the recovery point).
 
-        `read_interval` and `clock` set how often the running metrics are read mid-epoch.
+        `read_interval` and `clock` set how often the running metrics are read mid-epoch;
+        `extra_metrics` adds metrics measured after each epoch (balanced accuracy for a run
+        judged on it).
         """
         self.handle = handle
         self.strategy = strategy
+        self.extra_metrics = extra_metrics
         self.monitor = monitor
         self.patience = patience
         self.guard = guard
@@ -207,6 +211,8 @@ class Trainer:
             self._stop(StopReason.NON_FINITE, detail)
             return True
         metrics |= self.strategy.epoch_metrics(self.handle)
+        if self.extra_metrics is not None:
+            metrics |= self.extra_metrics()
         self.state.records.append(EpochRecord(epoch, self._epoch_lr, metrics))
         self.last_snapshot = self.handle.snapshot()
         self.observer.on_epoch_end(epoch, metrics)

@@ -301,7 +301,7 @@ def advance(
         if c.report is None:
             request = dataclasses.replace(
                 base, strategy=c.name, strategy_options={}, epochs=budget, patience=None,
-                out=c.out_dir,
+                out=c.out_dir, judge_balanced=True,
             )  # fmt: skip
             c.report = run_resume(request, observer, pause_after=pause)
         else:

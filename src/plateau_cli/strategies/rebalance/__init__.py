@@ -92,7 +92,7 @@ class Rebalance(Strategy):
         weights = class_weights(labels, classes, self.options.smoothing)
         ratio = imbalance_ratio(labels)
         self.imbalanced = ratio >= IMBALANCED
-        surgery = _framework(handle)
+        surgery = surgery_for(handle)
         mode = self.options.rebalance_mode
         if mode is Mode.SAMPLE:
             handle.train_transform = surgery.sampler(weights, context.seed)
@@ -141,7 +141,7 @@ class Rebalance(Strategy):
 
     def measure(self) -> Any:
         assert self._handle is not None
-        truth, predicted = _framework(self._handle).predicted(self._handle, self._val)
+        truth, predicted = surgery_for(self._handle).predicted(self._handle, self._val)
         return balanced(truth, predicted, self._classes)
 
     def epoch_metrics(self, handle: ModelHandle) -> dict[str, float]:
@@ -169,7 +169,7 @@ class Rebalance(Strategy):
         return ["class weights applied again"]
 
 
-def _framework(handle: ModelHandle) -> Any:
+def surgery_for(handle: ModelHandle) -> Any:
     if handle.framework == "keras":
         from plateau_cli.strategies.rebalance import keras as surgery
     else:
