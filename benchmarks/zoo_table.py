@@ -23,7 +23,7 @@ from zoo_merge import _merged
 R = Path(__file__).resolve().parent / "results"
 FILES = [
     "zoo15_mlp_auto.json", "zoo15_mlp.json", "zoo15_cnn_auto.json", "zoo15_cnn_curve.json",
-    "zoo15_keras_frozen_bc.json", "zoo15_keras_auto.json", "zoo15_keras.json",
+    "zoo15_keras_auto.json", "zoo15_keras_frozen_bc.json", "zoo15_keras.json",
     "zoo_mlp_auto.json", "zoo_mlp_normalize.json", "zoo_mlp_final.json", "zoo_mlp_all_arms.json",
     "zoo_cnn_auto.json", "zoo_cnn_final.json", "zoo_cnn.json",
     "zoo_keras_final.json", "zoo_keras_a2.json", "zoo_keras_b.json", "zoo_keras.json",
