@@ -1,5 +1,6 @@
 """The README table of the whole development zoo (torch MLPs, torch CNNs, Keras MLPs) from the
-committed escape_zoo.py results, with what each file contributed (notes/strat-zoo.md).
+committed escape_zoo.py results, with what each file contributed (notes/strat-zoo.md; the
+zoo15_* files, first, re-ran the arms notes/zoo15.md changed).
 
     python benchmarks/zoo_table.py
 
@@ -21,6 +22,8 @@ from zoo_merge import _merged
 
 R = Path(__file__).resolve().parent / "results"
 FILES = [
+    "zoo15_mlp_auto.json", "zoo15_mlp.json", "zoo15_cnn_auto.json", "zoo15_cnn_curve.json",
+    "zoo15_keras_auto.json", "zoo15_keras_frozen_bc.json", "zoo15_keras.json",
     "zoo_mlp_auto.json", "zoo_mlp_normalize.json", "zoo_mlp_final.json", "zoo_mlp_all_arms.json",
     "zoo_cnn_auto.json", "zoo_cnn_final.json", "zoo_cnn.json",
     "zoo_keras_final.json", "zoo_keras_a2.json", "zoo_keras_b.json", "zoo_keras.json",

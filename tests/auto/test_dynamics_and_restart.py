@@ -4,6 +4,7 @@ that diagnose's recommendation for the same log names the same strategy."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from types import SimpleNamespace
 
@@ -11,7 +12,7 @@ import pytest
 
 from plateau_cli.auto import choose
 from plateau_cli.auto.evidence import saturating_layers
-from plateau_cli.auto.rules import NOTHING
+from plateau_cli.auto.rules import NOTHING, RATE_GAP, needs_range_test
 from plateau_cli.diagnose import diagnose
 from plateau_cli.diagnose.base import DiagnoseOptions, FindingKind
 from plateau_cli.history import history_from_rows
@@ -119,3 +120,42 @@ def test_swings_beside_an_overfitting_verdict_leave_the_choice_to_overfitting():
     assert FindingKind.OSCILLATION in {f.kind for f in diagnosis.findings}
     choice = choose(evidence(diagnosis=diagnosis, train_loss=0.01, val_loss=1.3))
     assert (choice.strategy, choice.rule) == ("augment", "overfitting")
+
+
+def _restart_log():
+    # the zoo's too-low-lr CNN on shapes: pinned at ln 4 and still moving, SGD at 1e-4
+    rows = [
+        {"loss": 1.3939 - 0.0003 * e, "val_loss": 1.38589 - 0.00013 * e, "val_accuracy": 0.31}
+        for e in range(10)
+    ]
+    diagnosis = diagnose(history_from_rows(rows), DiagnoseOptions(num_classes=4))
+    assert "restart" in [a.id.value for a in diagnosis.recommendation.actions]
+    return diagnosis
+
+
+def test_a_range_test_far_above_the_rate_overrules_the_logs_restart():
+    e = evidence(
+        diagnosis=_restart_log(),
+        learning_rate=1e-4,
+        train_loss=1.391,
+        val_loss=1.385,
+        chance_loss=math.log(4),
+        classes=4,
+    )
+    assert needs_range_test(e)
+    choice = choose(dataclasses.replace(e, range_lr=0.0085))  # 85x the restored rate
+    assert (choice.strategy, choice.rule) == ("lr-find", "rate-far-too-low")
+    assert "85 times" in choice.reason
+    # a rate found, but not far above (RATE_GAP): the log's restart stands
+    near = dataclasses.replace(e, range_lr=1e-4 * (RATE_GAP - 1))
+    assert choose(near).rule == "restart"
+    # no rate found (or the test not run): restart
+    assert choose(e).rule == "restart"
+    assert dataclasses.replace(e, range_lr=0.0085).to_json()["range_test_lr"] == 0.0085
+
+
+def test_a_vanishing_stack_keeps_restart_whatever_a_range_test_says():
+    e = _sigmoid_stack(0.67, actions_log=_restart_log())
+    assert not needs_range_test(e)  # the checkpoint decides: the test is not even run
+    choice = choose(dataclasses.replace(e, range_lr=1.0, learning_rate=1e-4))
+    assert (choice.strategy, choice.rule) == (NOTHING, "restart")

@@ -3,7 +3,10 @@ diagnose itself (so auto's log-based choice is diagnose's recommendation)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from plateau_cli.auto import choose
+from plateau_cli.auto.rules import RATE_GAP, needs_range_test
 from plateau_cli.diagnose import diagnose
 from plateau_cli.diagnose.base import DiagnoseOptions, FindingKind
 from plateau_cli.history import history_from_rows
@@ -14,6 +17,23 @@ def test_class_imbalance_from_the_health_check_gets_rebalance():
     choice = choose(evidence(health={"class-imbalance": "9:1 majority class."}))
     assert (choice.strategy, choice.rule) == ("rebalance", "imbalance")
     assert "balanced accuracy" in choice.reason
+
+
+def test_imbalance_at_a_rate_far_too_low_gets_lr_find_first():
+    # the zoo's tune half: MLP digits at SGD 1e-3, the range test found ~0.6 (x600);
+    # lr-find 0.001 (1 - balanced accuracy) against rebalance 0.389
+    imbalanced = evidence(health={"class-imbalance": "9:1 majority class."}, learning_rate=1e-3)
+    assert needs_range_test(imbalanced)
+    choice = choose(dataclasses.replace(imbalanced, range_lr=0.6))
+    assert (choice.strategy, choice.rule) == ("lr-find", "rate-far-too-low")
+    assert "600 times" in choice.reason
+    assert "balanced accuracy" in choice.reason
+    assert choice.alternatives == ("rebalance",)
+    # a rate found, within RATE_GAP of the restored one, or none: class weights
+    for found in (1e-3 * (RATE_GAP - 1), None):
+        assert choose(dataclasses.replace(imbalanced, range_lr=found)).rule == "imbalance"
+    # balanced classes and a log that names no restart: no range test is run at all
+    assert not needs_range_test(evidence())
 
 
 def test_unnormalised_inputs_get_normalize():

@@ -280,10 +280,25 @@ def test_auto_on_a_healthy_log_changes_nothing(torch_models, datasets, tmp_path)
 
 
 def test_auto_chooses_rebalance_for_imbalanced_data(torch_models, datasets, tmp_path) -> None:
-    argv = ["--trust-pickle"]
+    # at a workable rate: the range test finds nothing far above it, so class weights
+    argv = ["--trust-pickle", "--lr", "0.05"]
     report = _resume(torch_models["plain"], "auto", datasets["imbalanced"], tmp_path / "o", *argv)
     assert report["auto"]["chosen"] == "rebalance"
     assert "class-imbalance" in report["auto"]["evidence"]["health"]
+    assert (report["auto"]["evidence"]["range_test_lr"] or 0) < 30 * 0.05
+
+
+def test_auto_raises_a_rate_far_too_low_before_class_weights(
+    torch_models, datasets, tmp_path
+) -> None:
+    # the fixture's SGD at 1e-4: the range test finds a rate far above it; lr-find, not
+    # rebalance (the zoo's tune half: a rate that learns learns the rare class too)
+    argv = ["--trust-pickle"]
+    report = _resume(torch_models["plain"], "auto", datasets["imbalanced"], tmp_path / "o", *argv)
+    auto = report["auto"]
+    assert (auto["chosen"], auto["rule"]) == ("lr-find", "rate-far-too-low")
+    assert auto["evidence"]["range_test_lr"] >= 30 * 1e-4
+    assert auto["alternatives"] == ["rebalance"]
 
 
 def test_auto_revives_dead_units(torch_models, datasets, tmp_path) -> None:
@@ -316,3 +331,36 @@ def test_auto_says_restart_for_a_sigmoid_stack_at_chance(datasets, tmp_path) -> 
         assert words in line
     assert "error" not in result.stderr
     assert not out.exists()
+
+
+def test_auto_overrules_a_log_only_restart_when_the_range_test_finds_a_far_higher_rate(
+    datasets, tmp_path
+) -> None:
+    """A ReLU MLP at ln 2 whose log, pinned at chance and barely moving, names restart: the
+    checkpoint has no saturating stack, so auto runs lr-find's range test, which finds the loss
+    falling at a rate far above the restored 1e-5: lr-find, not restart."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    with torch.no_grad():
+        model[-1].weight.zero_()  # constant logits: ln 2 on balanced labels
+        model[-1].bias.zero_()
+    path = tmp_path / "relu.pt"
+    torch.save(model, path)
+    x = np.load(datasets["imbalanced"])["x_train"]
+    data = _npz(tmp_path / "sep.npz", x, (x[:, 0] > 0).astype("int64"))  # balanced, learnable
+    log = tmp_path / "train_log.jsonl"
+    noise = (4, -3, 2, -1, 5, -4, 1, -2, 3, -5)
+    rows = [
+        {"epoch": e + 1, "loss": 0.694 + n / 1e4, "val_loss": 0.6932 - 1.3e-5 * e,
+         "val_accuracy": 0.5}
+        for e, n in enumerate(noise)
+    ]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = _resume(path, "auto", data, tmp_path / "o", "--trust-pickle", "--lr", "1e-5",
+                     "--log", str(log))  # fmt: skip
+    auto = report["auto"]
+    assert "restart" in auto["evidence"]["log_actions"]
+    assert (auto["chosen"], auto["rule"]) == ("lr-find", "rate-far-too-low")
+    assert auto["evidence"]["range_test_lr"] >= 30 * 1e-5
+    assert report["strategy"]["parameters"]["lr"] >= 30 * 1e-5

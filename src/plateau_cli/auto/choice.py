@@ -9,10 +9,10 @@ from typing import Any
 
 from plateau_cli.adapters.base import ModelHandle
 from plateau_cli.auto.evidence import gather
-from plateau_cli.auto.rules import NOTHING, Choice, choose
+from plateau_cli.auto.rules import NOTHING, Choice, choose, needs_range_test
 from plateau_cli.data.base import DataBundle
 from plateau_cli.diagnose.base import DiagnoseOptions, Diagnosis
-from plateau_cli.errors import NothingToChange, UsageError
+from plateau_cli.errors import NothingToChange, PlateauError, UsageError
 from plateau_cli.names import canonical_name
 from plateau_cli.observer import Level, Observer
 from plateau_cli.strategies import Strategy, StrategyContext, build_strategy, option_owner
@@ -56,6 +56,8 @@ def choose_for_auto(
 ) -> tuple[Strategy, dict[str, Any]]:
     evidence = gather(handle, bundle, prepared, baseline, context, diagnosis)
     evidence = dataclasses.replace(evidence, rollback=_rollback_evidence(context))
+    if needs_range_test(evidence):
+        evidence = dataclasses.replace(evidence, range_lr=_range_lr(handle, bundle, context))
     choice = choose(evidence)
     if choice.strategy == NOTHING:
         record = auto_record(choice, evidence.to_json(), request.log, [])
@@ -102,3 +104,16 @@ def _rollback_evidence(context: StrategyContext) -> dict[str, Any] | None:
         "last_value": past.last_value,
         "metric": past.metric,
     }
+
+
+def _range_lr(handle: ModelHandle, bundle: DataBundle, context: StrategyContext) -> float | None:
+    """lr-find's range test from the checkpoint (the model and optimizer are left exactly as
+    they were); the rate it suggests, or None where it finds none or cannot run."""
+    from plateau_cli.strategies.lr_find import find_rate
+    from plateau_cli.strategies.lr_find.options import LrFindOptions
+
+    try:
+        suggestion = find_rate(handle, bundle, context, LrFindOptions())["suggestion"]
+    except PlateauError:
+        return None
+    return float(suggestion.lr) if suggestion is not None else None

@@ -47,6 +47,11 @@ class Evidence:
     #: The log is past its best epoch and that epoch's checkpoint sits beside the model:
     #: {"file", "best_epoch", "best_value", "last_value"} (regularize rolls back to it).
     rollback: Mapping[str, Any] | None = None
+    #: The rate a learning-rate range test from the checkpoint suggests (lr-find's test, its
+    #: weights thrown away), run only where the log alone says restart (rules.needs_range_test):
+    #: a log cannot tell a rate far too low from a network that cannot learn. None: not run,
+    #: or no rate lowered the loss.
+    range_lr: float | None = None
 
     @property
     def log_actions(self) -> tuple[str, ...]:
@@ -86,6 +91,7 @@ class Evidence:
             "health": sorted(self.health),
             "rollback": dict(self.rollback) if self.rollback else None,
             "saturating_layers": self.saturating_layers,
+            "range_test_lr": finite_or_none(self.range_lr),
             "string_inputs": self.string_inputs,
         }
 

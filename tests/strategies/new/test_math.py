@@ -175,3 +175,32 @@ def test_a_flat_noisy_curve_suggests_nothing_but_a_real_dip_does() -> None:
     s = curve.suggest(lrs, curve.smooth(dip), Pick.MIN10, dip)
     assert s is not None
     assert 0.01 < s.min_lr < 1.0
+
+
+def test_a_steep_late_fall_the_ema_misses_is_found_by_the_running_median() -> None:
+    # The zoo's unnormalised CNN (digits, tune half, seed 1): noisy batch losses ~43, then a
+    # fall to ~2.5 over the last batches before the test diverges. The EMA lags behind it.
+    rng = np.random.default_rng(1)
+    lrs = curve.rates(1e-9, 1e-2, 100)
+    losses = list(43 + rng.normal(0, 10, 100))
+    for i, v in ((3, 74.0), (6, 97.0), (12, 90.0), (15, 5.0)):
+        losses[i] = v  # outliers in the first batches widen the noise
+    losses[-5:] = [10.3, 3.5, 2.6, 2.5, 2.4]
+    smoothed = curve.smooth(losses)
+    assert min(smoothed[9:]) > 30  # the EMA has barely moved
+    s = curve.suggest(lrs, smoothed, Pick.MIN10, losses)
+    assert s is not None
+    assert "running median" in s.why
+    assert s.min_lr == pytest.approx(lrs[-3])  # the last centred median
+    assert s.lr == pytest.approx(lrs[-3] / 10)
+    assert s.min_loss == pytest.approx(2.6)
+
+
+def test_the_running_median_ignores_single_low_batches() -> None:
+    rng = np.random.default_rng(2)
+    lrs = curve.rates(1e-6, 10.0, 100)
+    flat = list(40 + rng.normal(0, 8, 100))
+    flat[50] = flat[70] = 1.0  # two lucky batches, not a fall
+    assert curve.suggest(lrs, curve.smooth(flat), Pick.MIN10, flat) is None
+    assert curve.running_median([1.0, 9.0, 2.0, 3.0, 8.0, 4.0])[2:4] == [3.0, 4.0]
+    assert math.isnan(curve.running_median([1.0, 2.0, 3.0, 4.0, 5.0])[0])

@@ -7,7 +7,9 @@ scratch; here the test starts from the saved weights and optimizer state: the ra
 exponentially over `--steps` mini-batches, the smoothed loss is recorded, and the new rate is
 a tenth of the rate at its minimum (`--pick min10`) or the steepest descent (`--pick steepest`).
 The test's weights and optimizer state are thrown away (restored exactly) before training
-resumes at the new rate, up or down.
+resumes at the new rate, up or down. Where the loss falls too late and too steeply for the
+smoothed curve to show it (a fall by an order of magnitude in the last few batches before the
+test diverges), a running median of the batch losses reads the fall instead (curve.py).
 
 Helps when the rate is far from where the loss falls fastest: slow convergence (too low), or a
 bouncing plateau (too high). Does not help with dead units (revive), a bottleneck (widen), a

@@ -41,7 +41,10 @@ from plateau_cli.strategies.normalize.options import NormalizeOptions
 #: The range test's bounds when the one around the restored rate finds nothing (fastai's).
 #: Measured on the zoo's tune half (unnormalised, 3 epochs, seeds 0-2): the range around the
 #: restored rate alone gave 0.97 on the MLP and found no rate on the CNN; fastai's range alone
-#: gave 2.1 +- 1.8 on the MLP and 2.35 on the CNN; this order takes the better of each.
+#: gave 2.1 +- 1.8 on the MLP and 2.35 on the CNN; this order takes the better of each. Since
+#: the range test's running-median fallback (lr_find/curve.py, notes/zoo15.md) the range
+#: around the restored rate finds one on the CNN too: 2.57, 2.60, 2.49 (seeds 0-2); before,
+#: it found none there and fastai's range none on seed 1 (2.35, 42.2, 2.49: no escape).
 START_LR, END_LR = 1e-7, 10.0
 
 
