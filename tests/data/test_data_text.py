@@ -182,3 +182,10 @@ def test_auto_never_picks_augment_for_a_string_input():
     choice = choose(_auto_evidence(string_inputs=True))
     assert (choice.strategy, choice.rule) == ("regularize", "overfitting")
     assert "takes text" in choice.reason
+
+
+def test_auto_never_picks_augment_for_token_ids():
+    """An Embedding over integer ids: augment refuses them, so auto passes it over as well."""
+    choice = choose(_auto_evidence(token_inputs=True))
+    assert (choice.strategy, choice.rule) == ("regularize", "overfitting")
+    assert "token ids" in choice.reason

@@ -44,6 +44,9 @@ class Evidence:
     #: The model takes raw strings (TextVectorization, StringLookup): augment, which perturbs
     #: input values, cannot apply, so the rules that would pick it pick the next remedy.
     string_inputs: bool = False
+    #: The model embeds integer token ids: augment refuses them as well (noise on an id makes
+    #: another token, not a variation), so the same rules pass it over.
+    token_inputs: bool = False
     #: The log is past its best epoch and that epoch's checkpoint sits beside the model:
     #: {"file", "best_epoch", "best_value", "last_value"} (regularize rolls back to it).
     rollback: Mapping[str, Any] | None = None
@@ -93,7 +96,13 @@ class Evidence:
             "saturating_layers": self.saturating_layers,
             "range_test_lr": finite_or_none(self.range_lr),
             "string_inputs": self.string_inputs,
+            "token_inputs": self.token_inputs,
         }
+
+    @property
+    def text_inputs(self) -> bool:
+        """Strings or token ids: inputs whose values augment cannot perturb."""
+        return self.string_inputs or self.token_inputs
 
 
 def gather(
@@ -137,6 +146,7 @@ def gather(
         health={w.id: w.text for w in data_health(bundle, io)},
         saturating_layers=saturating_layers(handle),
         string_inputs=io.string_inputs,
+        token_inputs=io.integer_inputs,
     )
 
 

@@ -323,7 +323,7 @@ def _dynamics(e: Evidence) -> Choice | None:
     # The same split as diagnose's plans: divergence after learning, to finite values, gets
     # augment; a run broken from its first epochs or gone to NaN, an oscillation or a
     # bouncing plateau, the lower rate.
-    if augment_settles(d.findings) and not e.string_inputs:
+    if augment_settles(d.findings) and not e.text_inputs:
         return Choice(
             "augment",
             "dynamics",
@@ -388,12 +388,13 @@ def _overfitting(e: Evidence) -> Choice | None:
         if _overfits(e)
         else "the log shows validation worsening while training improves"
     )
-    if e.string_inputs:
+    if e.text_inputs:
         return Choice(
             "regularize",
             "overfitting",
-            f"{why}: the model has memorised its training data; it takes text, which augment's"
-            " input noise cannot vary, so weight decay and dropout restrain it",
+            f"{why}: the model has memorised its training data; it takes text (strings or token"
+            " ids), which augment's input noise cannot vary, so weight decay and dropout"
+            " restrain it",
             ("lr-decay",),
         )
     return Choice(
