@@ -85,12 +85,13 @@ def main() -> int:
             if len(raced) == len(control)
             else "not run"
         )
-        t = totals.setdefault((family, row["half"]), [0, 0, 0, 0, 0])
+        t = totals.setdefault((family, row["half"]), [0, 0, 0, 0, 0, 0])
         t[0] += 1
         t[1] += bool(found)
         t[2] += bool(found) and auto_esc
         t[3] += auto - c > max(spread, 0.02 * abs(c))
         t[4] += bool(found) and trial_esc
+        t[5] += len(raced) == len(control)
         print(
             f"| {family} | {kind} | {row['dataset']} ({row['half']}) | {c:.3f} |"
             f" {', '.join(found) or 'nothing'} | {', '.join(chosen) or 'restart (no training)'} |"
@@ -100,8 +101,9 @@ def main() -> int:
     print("| family | half | plateaus | some strategy escapes | auto escapes (of those) |"
           " auto worse than continue | trial escapes (of those) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for (family, half), (n, esc, auto, worse, raced) in sorted(totals.items()):
-        print(f"| {family} | {half} | {n} | {esc} | {auto} | {worse} | {raced} |")
+    for (family, half), (n, esc, auto, worse, raced, ran) in sorted(totals.items()):
+        trial = raced if ran else "not run"
+        print(f"| {family} | {half} | {n} | {esc} | {auto} | {worse} | {trial} |")
     return 0
 
 
