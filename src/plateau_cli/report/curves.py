@@ -56,6 +56,7 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     figure registry and no backend selection; the same PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r.epoch for r in report.history]
     bases = sorted({base_name(k) for r in report.history for k in r.metrics})
@@ -69,7 +70,7 @@ def write_curves(path: Path, report: ResumeReport) -> None:
     height = 2.6 * max(len(bases), 1) + (1.1 if has_lr else 0) + (2.6 if curve else 0)
     fig = Figure(figsize=(7, height))
     FigureCanvasAgg(fig)
-    grid = _margins(height, gap=0.45 if curve else 0.3)
+    grid = _margins(height, gap=0.45 if curve else 0.2)
     if rows > 1:
         grid["height_ratios"] = ratios
     axes = fig.subplots(rows or 1, 1, gridspec_kw=grid)
@@ -105,6 +106,7 @@ def write_curves(path: Path, report: ResumeReport) -> None:
                 label=f"continued after epoch {after}" if k == 0 else None,
             )
         ax.set_ylabel(base)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
     if has_lr:
@@ -115,9 +117,9 @@ def write_curves(path: Path, report: ResumeReport) -> None:
         if all(r is not None and r > 0 for r in rates):  # log scale only where it can draw
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    from matplotlib.ticker import MaxNLocator
-
-    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes[-1].set_xlabel("resumed epoch")
     fig.suptitle(_title(report, rates_shown=has_lr), fontsize=10)
     with atomic_path(path) as tmp:
