@@ -131,9 +131,13 @@ def render(
 
 
 # -- ranges and ticks ---------------------------------------------------------------------------
+#: Values are clipped to +-this, so spans and margins never overflow (a diverging loss).
+_HUGE = 1e300
+
+
 def _finite(values: Sequence[float | None], log: bool) -> list[float]:
     return [
-        float(v)
+        min(max(float(v), -_HUGE), _HUGE)
         for v in values
         if v is not None and math.isfinite(float(v)) and (not log or float(v) > 0)
     ]
@@ -237,7 +241,7 @@ def _font(size: int) -> Any:
     from PIL import ImageFont
 
     spec = importlib.util.find_spec("matplotlib")
-    for folder in spec.submodule_search_locations or [] if spec else []:
+    for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
         if path.is_file():
             return ImageFont.truetype(str(path), size)
@@ -302,7 +306,8 @@ def _draw_series(draw: Any, axes: _Axes, series: Series) -> None:
         if y is None or not math.isfinite(float(y)) or (axes.panel.log_y and y <= 0):
             runs.append([])  # a gap, as matplotlib leaves one at a NaN
             continue
-        point = (axes.px(float(x)), min(max(axes.py(float(y)), top), bottom))
+        clipped = min(max(float(y), -_HUGE), _HUGE)
+        point = (axes.px(float(x)), min(max(axes.py(clipped), top), bottom))
         runs[-1].append(point)
         axes.points.append(point)
     width = max(1, round(series.width * s))
@@ -398,6 +403,6 @@ def _vertical_text(image: Any, text: str, centre: tuple[float, float], font: Any
     label = Image.new("L", (box[2] - box[0] + 4, box[3] - box[1] + 4), 0)
     ImageDraw.Draw(label).text((2 - box[0], 2 - box[1]), text, fill=255, font=font)
     rotated = label.rotate(90, expand=True)
-    x = round(centre[0] - rotated.width / 2)
+    x = max(2, round(centre[0] - rotated.width / 2))  # very wide tick labels: stay on the canvas
     y = round(centre[1] - rotated.height / 2)
     image.paste(BLACK, (x, y, x + rotated.width, y + rotated.height), rotated)
