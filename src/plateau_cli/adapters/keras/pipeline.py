@@ -104,13 +104,16 @@ def prepare(
                 batches = batches.map(transform)  # in order: see the module docstring
             return _finish(batches)
 
-        return Prepared(
+        prepared = Prepared(
             build_train=train,
             build_val=lambda: _finish(_batches(x_val, y_val, batch_size, None, cast)),
             build_train_eval=lambda: _finish(_batches(x_train, y_train, batch_size, None, cast)),
             steps=-(-len(data.train) * copies // batch_size),
             batch_size=batch_size,
         )
+        if transform is not None:
+            _ = prepared.train  # traced now: a transform that cannot apply fails before training
+        return prepared
     train = _batched(data.train, batch_size, input_rank, data.source, "training")
     val = _batched(data.val, batch_size, input_rank, data.source, "validation")
     transformed = train.repeat(copies) if copies > 1 else train
