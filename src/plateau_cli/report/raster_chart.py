@@ -104,7 +104,7 @@ class _Axes:
 
 
 def render(
-    path: Path | Any, title: str, panels: Sequence[Panel], *, width: int = 700, height: int
+    path: str | Path, title: str, panels: Sequence[Panel], *, width: int = 700, height: int
 ) -> None:
     """Write the panels, stacked under `title`, as a PNG of `width` x `height` pixels."""
     from PIL import Image, ImageDraw
