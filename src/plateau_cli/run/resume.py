@@ -47,6 +47,7 @@ from plateau_cli.run.continuation import (
     CONTINUE_DIR,
     continuation_block,
 )
+from plateau_cli.run.final_metrics import measured_output
 from plateau_cli.run.interrupt import InterruptGuard
 from plateau_cli.run.judged_on import judged_on
 from plateau_cli.run.log_baseline import check_baseline
@@ -142,6 +143,10 @@ class RunSetup:
     train_eval: Mapping[str, Any] | None = None
     #: Measures balanced accuracy after every epoch (`ResumeRequest.judge_balanced`).
     judge: BalancedJudge | None = None
+    #: The metrics the model's validation pass reports (`val_loss`, ...), known when this
+    #: process measured the baseline: the written checkpoint's are then taken from the pass that
+    #: measured its weights (run/final_metrics.py). Empty: evaluated again after training.
+    val_names: tuple[str, ...] = ()
 
 
 #: Keras 3's TensorFlow trainer fails under MultiWorkerMirroredStrategy (its fit and evaluate
@@ -303,7 +308,9 @@ def _run_locked(
         judge_notes = (judge.note,)
     elif judge is not None:
         judge = None  # the strategy judges on it itself (rebalance)
-    after_change = {**_val_metrics(handle.evaluate(prepared, "val")), **extra}
+    unchanged = strategy.keeps_function and not (auto and "fallback" in auto)
+    after_val = baseline_val if unchanged else _val_metrics(handle.evaluate(prepared, "val"))
+    after_change = {**after_val, **extra}
     # The first write: an earlier run in --out (--overwrite) goes aside, whole, only now.
     moved = move_aside(out_dir, inputs, handle.checkpoint_name()) if request.overwrite else None
     moved_note: tuple[str, ...] = ()
@@ -332,6 +339,7 @@ def _run_locked(
         batch_size=batch,
         train_eval=train_eval,
         judge=judge,
+        val_names=tuple(baseline_val),
     )
     # 4. Training and the artefacts.
     return train_and_report(setup, observer, pause_after=pause_after)
@@ -414,7 +422,9 @@ def train_and_report(
             if resumed is None and not trainer.state.records:
                 recovery.discard()  # nothing trained: a failed start leaves nothing behind
             raise
-        output_metrics = _val_metrics(handle.evaluate(setup.prepared, "val"))
+        output_metrics = measured_output(setup, state, trained_from=done)
+        if output_metrics is None:
+            output_metrics = _val_metrics(handle.evaluate(setup.prepared, "val"))
         records = tuple(state.records)
         interrupted = state.stop_reason in (StopReason.INTERRUPTED, StopReason.PAUSED)
         continuation = (

@@ -63,6 +63,9 @@ class Strategy(ABC):
     name: ClassVar[str]
     #: True when the model gains or loses trainable parameters (widen, unfreeze).
     changes_parameter_set: ClassVar[bool]
+    #: True when `apply` touches only the optimizer, so the model computes exactly what it did:
+    #: its validation metrics after the change are the baseline's, not measured a second time.
+    keeps_function: ClassVar[bool] = False
     #: When it helps and when it does not: shown in `--help` and the README.
     helps_when: ClassVar[str]
     does_not_help_when: ClassVar[str]

@@ -20,6 +20,7 @@ CONTROL = "continue"
 class Continue(Strategy):
     name: ClassVar[str] = CONTROL
     changes_parameter_set: ClassVar[bool] = False
+    keeps_function: ClassVar[bool] = True
     helps_when: ClassVar[str] = "never by itself: it is the control the strategies must beat"
     does_not_help_when: ClassVar[str] = "the run has stalled: that is what the others are for"
     option_names: ClassVar[frozenset[str]] = frozenset()

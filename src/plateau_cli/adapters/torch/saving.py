@@ -110,11 +110,11 @@ def save_checkpoint(
     them) update Lightning's `hyper_parameters`, so `load_from_checkpoint` builds the new width."""
     fmt = template.layout.format
     if fmt == layouts.TORCHSCRIPT:
-        with atomic_path(path) as tmp, quiet_jit_deprecation(), _on_cpu(model):
+        with atomic_path(path) as tmp, quiet_jit_deprecation(), _on_cpu(model), _in_eval(model):
             torch.jit.save(model, str(tmp))
         return
     if fmt == layouts.PICKLED_MODULE:
-        with atomic_path(path) as tmp, _on_cpu(model):
+        with atomic_path(path) as tmp, _on_cpu(model), _in_eval(model):
             torch.save(model, tmp)
         return
     weights = _weights(template, model)
@@ -295,6 +295,20 @@ def _on_cpu(model: torch.nn.Module) -> Iterator[None]:
         yield
     finally:
         model.to(device)
+
+
+@contextlib.contextmanager
+def _in_eval(model: torch.nn.Module) -> Iterator[None]:
+    """A whole module is written with its train/eval flags: always in eval mode, as a model is
+    handed over, whether or not an evaluation came last (a run cut mid-epoch is in train mode
+    when its best weights are put back), then each module's own flag again."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def _cpu(value: Any) -> Any:

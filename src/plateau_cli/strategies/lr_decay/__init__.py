@@ -33,6 +33,7 @@ from plateau_cli.strategies.lr_decay.schedules import (
 class LrDecay(Strategy):
     name: ClassVar[str] = "lr-decay"
     changes_parameter_set: ClassVar[bool] = False
+    keeps_function: ClassVar[bool] = True
     helps_when: ClassVar[str] = (
         "the loss oscillates or stalls with a small train/val gap: smaller steps settle deeper"
     )
