@@ -27,7 +27,7 @@ FILES = [
     "zoo_mlp_auto.json", "zoo_mlp_normalize.json", "zoo_mlp_final.json", "zoo_mlp_all_arms.json",
     "zoo_cnn_auto.json", "zoo_cnn_final.json", "zoo_cnn.json",
     "zoo_keras_final.json", "zoo_keras_a2.json", "zoo_keras_b.json", "zoo_keras.json",
-    "zoo_keras_a.json", "zoo_mlp_trial.json", "zoo_cnn_trial.json", "zoo_keras_trial.json",
+    "zoo_keras_a.json", "zoo_mlp_trial.json", "zoo_cnn_trial.json", "zoo_keras_trial.json", "zoo_keras_rest.json",
 ]  # fmt: skip
 #: Escapes of the unchanged arms in the earlier all-arms MLP run (notes/i15-auto.md).
 EARLIER = {
