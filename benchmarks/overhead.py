@@ -22,7 +22,7 @@ made the CNN ten times slower and the timings meaningless.
 Start-up: `plateau-cli --help` and `plateau-cli diagnose` on a 40-epoch log against
 `python -c 'import typer, rich'`.
 
-    python benchmarks/overhead.py               # the README's figures (about 10 min on 2 idle cores)
+    python benchmarks/overhead.py               # the README's figures (~10 min, 2 idle cores)
     python benchmarks/overhead.py --quick       # tiny sizes, one round (the smoke test)
     python benchmarks/overhead.py --framework torch --rounds 5 --json out.json
 

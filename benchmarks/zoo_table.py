@@ -1,13 +1,13 @@
 """The README table of the whole development zoo (torch MLPs, torch CNNs, Keras MLPs) from the
-committed escape_zoo.py results, with what each file contributed (notes/strat-zoo.md; the
-zoo15_* files, first, re-ran the arms notes/zoo15.md changed).
+committed escape_zoo.py results, with what each file contributed (benchmarks/zoo/README.md; the
+zoo15_* files, first, re-ran the arms the range-test change touched).
 
     python benchmarks/zoo_table.py
 
 For the 17 torch MLP plateaus whose all-arms run was not repeated after this change (2 cores
 shared; see the notes), the arms that did not change (every strategy but normalize and
 regularize, and reduce-lr) are taken from the earlier all-arms run of the same zoo, seeds and
-epochs (notes/i15-auto.md; CPU runs reproduce number for number); their random pick is n/a.
+epochs (CPU runs reproduce number for number); their random pick is n/a.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ FILES = [
     "zoo_mlp_auto.json", "zoo_mlp_normalize.json", "zoo_mlp_final.json", "zoo_mlp_all_arms.json",
     "zoo_cnn_auto.json", "zoo_cnn_final.json", "zoo_cnn.json",
     "zoo_keras_final.json", "zoo_keras_a2.json", "zoo_keras_b.json", "zoo_keras.json",
-    "zoo_keras_a.json", "zoo_mlp_trial.json", "zoo_cnn_trial.json", "zoo_keras_trial.json", "zoo_keras_rest.json",
+    "zoo_keras_a.json", "zoo_mlp_trial.json", "zoo_cnn_trial.json", "zoo_keras_trial.json",
+    "zoo_keras_rest.json",
 ]  # fmt: skip
-#: Escapes of the unchanged arms in the earlier all-arms MLP run (notes/i15-auto.md).
+#: Escapes of the unchanged arms in the earlier all-arms MLP run.
 EARLIER = {
     ("too-low-lr", "breast_cancer"): "lr-find", ("too-low-lr", "wine"): "lr-find",
     ("imbalance", "digits"): "widen, lr-find, rebalance",

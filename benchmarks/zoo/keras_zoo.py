@@ -74,7 +74,8 @@ def make_keras(kind: str, dataset: str, out: Path, seed: int = 0) -> dict[str, A
         if keep.all():
             # A binary task has no "first half of the classes": pretraining on it would train
             # the base on the whole task (breast_cancer: continue already at 0.099, the floor;
-            # notes/zoo15.md). The base learns another task on the same inputs instead, the
+            # benchmarks/zoo/range_test_rules.md). The base learns another task on the same
+            # inputs instead, the
             # side of a random hyperplane, as a base pretrained elsewhere would.
             direction = np.random.default_rng(seed + 1).normal(size=d["x_train"].shape[1])
             pre["y_train"] = (d["x_train"] @ direction > 0).astype("int64")

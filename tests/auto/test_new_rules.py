@@ -95,7 +95,7 @@ def _rollback(best: float, last: float, metric: str = "val_loss") -> dict:
 
 def test_a_log_past_its_best_with_that_epochs_file_gets_regularize():
     # measured on the zoo's tune half: roll-back + regularize beat auto's earlier pick on 5 of
-    # the 6 plateaus where this fires (notes/strat-zoo.md), before imbalance
+    # the 6 plateaus where this fires (benchmarks/zoo/README.md), before imbalance
     choice = choose(
         evidence(rollback=_rollback(0.74, 0.79), health={"class-imbalance": "9:1 majority."})
     )

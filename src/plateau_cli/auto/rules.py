@@ -38,19 +38,20 @@ place.
 
 Why revive for dead units (3): FINDINGS §2 measured that no learning rate revives them; augment
 moved them only partly (1.52 -> 1.36, FINDINGS §6), while revive took the `dead` samples from
-val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (notes/i15-strategies.md).
+val_loss 1.49 (Keras) / 1.52 (torch) to 0.33 / 0.38 in two epochs (benchmarks/results/escape.txt).
 Why augment for divergence after learning (1) and normalize for unscaled inputs (b), measured on
 the zoo's tune half only (benchmarks/escape_zoo.py, breast_cancer and digits, 3 epochs, seeds
-0-2, notes/i15-auto.md): augment escaped the three logs that diverged after learning (val_loss
+0-2, benchmarks/results/zoo_mlp_all_arms.json): augment escaped the three logs that diverged
+after learning (val_loss
 0.713 -> 0.181, 0.520 -> 0.168, 18.0 -> 5.5) where lr-decay escaped one; augment lowers the
 rate x0.2 and trains on noisy copies (4 passes an epoch). An oscillation alone keeps lr-decay:
 on the `lr` samples (AdamW at 0.1) lr-decay reached 0.078 / 0.086 and augment 0.162. On inputs
 at ~1e3 trained at SGD 1e-6, normalize's fold alone left the rate tuned for raw inputs and
 lost to continuing (44.4 vs 34.7) while widen escaped (26.8); since normalize also rescales
 the first layer's units and finds the rate again by a range test, it reaches 0.97 there
-(notes/strat-zoo.md), so it is the input-scale choice.
+(benchmarks/zoo/README.md), so it is the input-scale choice.
 Why regularize when the log is past its best and that epoch's file is there (p): on the zoo's
-tune half (MLPs, 3 epochs, seeds 0-2, notes/strat-zoo.md) rolling back plus regularizing beat
+tune half (MLPs, 3 epochs, seeds 0-2, benchmarks/zoo/README.md) rolling back plus regularizing beat
 auto's earlier pick on five of the six plateaus where it fires (small-overfit/digits 0.740 vs
 0.789 rebalance, bottleneck/bc 0.091 vs 0.095, overfit-augment/bc 0.102 vs 0.160,
 oscillation/bc 0.144 vs 0.181, divergence/digits 0.155 vs 5.9) and lost on one (bouncing/digits
@@ -64,14 +65,16 @@ still moves reads the same in a log whether the gradients vanish or the rate is 
 (SGD at 1e-4). The checkpoint tells them apart: a deep sigmoid/tanh stack keeps the restart
 (rule r's own test, first), and otherwise lr-find's range test from the checkpoint, run only
 then, shows whether some rate >= RATE_GAP x the restored one lowers the loss. Prompted by a
-REPORT-half miss (the zoo's too-low-lr CNN on shapes, at ln 4, notes/zoo15.md), so the report
+REPORT-half miss (the zoo's too-low-lr CNN on shapes, at ln 4,
+benchmarks/zoo/range_test_rules.md), so the report
 half is not held out for this rule; on the tune half no log alone names restart (the vanishing
 plateaus are decided by the checkpoint, which this does not change).
 Why a rate far too low comes before class weights (a): on the zoo's tune half every
 imbalance plateau also sat at SGD 1e-3, and there lr-find beat rebalance on balanced accuracy
 (1 - balanced: MLP digits 0.001 vs 0.389, Keras breast_cancer 0.100 vs 0.255; CNN digits
 images: lr-find 0.00 and 0.05 on the two seeds its test found a rate, rebalance 0.5 on all;
-3 epochs, seeds 0-2, notes/zoo15.md); the range test there found rates 100-720 x the
+3 epochs, seeds 0-2, benchmarks/zoo/range_test_rules.md); the range test there found rates
+100-720 x the
 restored one (torch). The numbers that set it are the tune half's, but a report-half miss
 of the same shape (Keras imbalance on wine: lr-find escaped, rebalance did not) was known when
 the rule was written, so the report half is not blind for this rule either.

@@ -15,7 +15,7 @@ from the first on are also rescaled to unit spread, each inverse moved into the 
 tuned to the raw scale, a range test from the normalized model (lr-find's, its weights thrown
 away; around the restored rate first, fastai's 1e-7..10 where that finds nothing) sets the
 rate (`--normalize-rate keep` keeps the restored one; `--lr` wins). The changed layers'
-optimizer moments restart (they were in the old scale). Measured figures: notes/strat-zoo.md.
+optimizer moments restart (they were in the old scale). Measured figures: benchmarks/zoo/README.md.
 
 The written model takes the user's raw inputs: Keras keeps the Normalization layer inside the
 saved model; torch writes the first layer's weights unfolded back to the raw scale, so the
@@ -42,7 +42,8 @@ from plateau_cli.strategies.normalize.options import NormalizeOptions
 #: Measured on the zoo's tune half (unnormalised, 3 epochs, seeds 0-2): the range around the
 #: restored rate alone gave 0.97 on the MLP and found no rate on the CNN; fastai's range alone
 #: gave 2.1 +- 1.8 on the MLP and 2.35 on the CNN; this order takes the better of each. Since
-#: the range test's running-median fallback (lr_find/curve.py, notes/zoo15.md) the range
+#: the range test's running-median fallback (lr_find/curve.py,
+#: benchmarks/zoo/range_test_rules.md) the range
 #: around the restored rate finds one on the CNN too: 2.57, 2.60, 2.49 (seeds 0-2); before,
 #: it found none there and fastai's range none on seed 1 (2.35, 42.2, 2.49: no escape).
 START_LR, END_LR = 1e-7, 10.0
