@@ -63,17 +63,25 @@ def take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def read_npy_header(stream: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype] | None:
+    """(shape, Fortran order, dtype) from an .npy stream's header, the stream left at the data;
+    None for a format version other than 1.0 and 2.0."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(stream)
+    return None
+
+
 def read_npy(stream: BinaryIO) -> np.ndarray | None:
     """An .npy stream read straight into an aligned array; None for what numpy must read itself
     (object arrays, Fortran order, format 3.0), so its own errors and conversions still apply.
     """
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    else:
+    header = read_npy_header(stream)
+    if header is None:
         return None
+    shape, fortran, dtype = header
     if fortran or dtype.hasobject or dtype.kind not in "biuf":
         return None
     out = empty(tuple(shape), dtype)

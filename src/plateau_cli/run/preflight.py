@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from plateau_cli.adapters.sniff import KERAS_V3, Sniffed
+from plateau_cli.data.aligned import read_npy_header
 from plateau_cli.data.arrays import shape_text
 from plateau_cli.data.fit import shape_hint, shapes_match
 from plateau_cli.data.npz import read_layout
@@ -121,13 +122,10 @@ def _npz_features_shape(spec: DataSpec) -> tuple[int, ...] | None:
         if key is None:
             return None
         with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
-            version = np.lib.format.read_magic(member)
-            if version == (1, 0):
-                shape, _, _ = np.lib.format.read_array_header_1_0(member)
-            elif version == (2, 0):
-                shape, _, _ = np.lib.format.read_array_header_2_0(member)
-            else:
-                return None
+            header = read_npy_header(member)
+        if header is None:
+            return None
+        shape = header[0]
     except (PlateauError, KeyError, ValueError, OSError, *DAMAGED_ZIP_ERRORS):
         return None  # loading reads the file again and words what is wrong with it
     return tuple(int(d) for d in shape)

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 from plateau_cli.errors import UsageError
+from plateau_cli.strategies.choices import read_choice
 
 
 class Pick(str, Enum):
@@ -49,14 +50,7 @@ class LrFindOptions:
     @classmethod
     def from_given(cls, given: Mapping[str, Any]) -> LrFindOptions:
         values = dict(given)
-        if "pick" in values:
-            try:
-                values["pick"] = Pick(str(values["pick"]).strip().lower())
-            except ValueError:
-                valid = ", ".join(p.value for p in Pick)
-                raise UsageError(
-                    f"unknown --pick {values['pick']!r}; choose one of: {valid}"
-                ) from None
+        read_choice(values, "pick", Pick)
         return cls(**values)
 
     def bounds(self, restored: float | None) -> tuple[float, float]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from plateau_cli.errors import UsageError
+from plateau_cli.strategies.choices import read_choice
 
 
 class Smoothing(str, Enum):
@@ -35,20 +35,6 @@ class RebalanceOptions:
     @classmethod
     def from_given(cls, given: Mapping[str, Any]) -> RebalanceOptions:
         values = dict(given)
-        if "smoothing" in values:
-            try:
-                values["smoothing"] = Smoothing(str(values["smoothing"]).strip().lower())
-            except ValueError:
-                valid = ", ".join(s.value for s in Smoothing)
-                raise UsageError(
-                    f"unknown --smoothing {values['smoothing']!r}; choose one of: {valid}"
-                ) from None
-        if "rebalance_mode" in values:
-            try:
-                values["rebalance_mode"] = Mode(str(values["rebalance_mode"]).strip().lower())
-            except ValueError:
-                valid = ", ".join(m.value for m in Mode)
-                raise UsageError(
-                    f"unknown --rebalance-mode {values['rebalance_mode']!r}; choose one of: {valid}"
-                ) from None
+        read_choice(values, "smoothing", Smoothing)
+        read_choice(values, "rebalance_mode", Mode)
         return cls(**values)
